@@ -1,0 +1,100 @@
+"""The roles of Loopline's users, as Django groups, and the model permissions each role holds.
+
+The table is the single source of truth: data migrations call `sync_role_groups`, which creates the groups
+and grants every listed permission whose model exists at that point; later apps add their models'
+permissions here and call it again from their own data migration.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    CUSTOMER_SERVICE = "customer_service", _("Customer service")
+    SALES = "sales", _("Sales")
+    OPERATOR = "operator", _("Operator")
+    TEAM_LEADER = "team_leader", _("Team leader")
+    PRODUCTION_MANAGER = "production_manager", _("Production manager")
+    WAREHOUSE_KEEPER = "warehouse_keeper", _("Warehouse keeper")
+    FINANCE = "finance", _("Finance")
+    IT_ADMIN = "it_admin", _("IT admin")
+
+
+# Roles whose members work in the admin site (is_staff is set for them by the user services).
+STAFF_ROLES = {Role.IT_ADMIN, Role.PRODUCTION_MANAGER}
+
+_MASTER_DATA = [
+    "item",
+    "bomline",
+    "warehouse",
+    "workshop",
+    "workcenter",
+    "operation",
+    "operationalias",
+    "routingstep",
+]
+
+
+def _perms(app_label: str, actions: list[str], models_: list[str]) -> list[str]:
+    return [f"{app_label}.{action}_{model}" for model in models_ for action in actions]
+
+
+_VIEW_MASTER_DATA = _perms("production", ["view"], _MASTER_DATA)
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.CUSTOMER_SERVICE: [*_perms("production", ["view"], ["item", "warehouse", "stocklevel"])],
+    Role.SALES: [*_perms("production", ["view"], ["item", "stocklevel"])],
+    Role.OPERATOR: [*_perms("production", ["view"], ["item", "workcenter", "operation", "routingstep"])],
+    Role.TEAM_LEADER: [*_VIEW_MASTER_DATA, "accounts.view_team", "production.view_stocklevel"],
+    Role.PRODUCTION_MANAGER: [
+        *_VIEW_MASTER_DATA,
+        *_perms(
+            "production",
+            ["add", "change", "delete"],
+            ["bomline", "operation", "operationalias", "routingstep"],
+        ),
+        *_perms("production", ["add", "change"], ["item", "workshop", "workcenter"]),
+        "production.view_stocklevel",
+        "accounts.view_team",
+        "accounts.view_user",
+    ],
+    Role.WAREHOUSE_KEEPER: [
+        *_perms("production", ["view"], ["item", "warehouse"]),
+        *_perms("production", ["view", "change"], ["stocklevel"]),
+    ],
+    Role.FINANCE: [
+        *_perms("production", ["view"], ["item", "warehouse", "stocklevel"]),
+    ],
+    Role.IT_ADMIN: [
+        *_perms("accounts", ["add", "change", "view"], ["user", "team"]),
+        "accounts.view_auditevent",
+        *_perms("auth", ["view"], ["group"]),
+        *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
+        *_perms(
+            "django_celery_beat",
+            ["add", "change", "delete", "view"],
+            ["periodictask", "intervalschedule", "crontabschedule"],
+        ),
+    ],
+}
+
+
+def sync_role_groups(apps, schema_editor=None) -> None:
+    """Create one group per role and grant it the permissions of ROLE_PERMISSIONS that exist so far."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations; create them now so the grants can refer to them.
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, wanted in ROLE_PERMISSIONS.items():
+        group, _created = group_model.objects.get_or_create(name=role.value)
+        for dotted in wanted:
+            app_label, codename = dotted.split(".", 1)
+            permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is not None:
+                group.permissions.add(permission)

@@ -1,0 +1,50 @@
+"""Reads for accounts pages."""
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import Role
+
+
+def user_roles(user: User) -> list[Role]:
+    """The roles a user holds, in the order of the role table."""
+    names = set(user.groups.values_list("name", flat=True))
+    return [role for role in Role if role.value in names]
+
+
+def home_tiles(*, user: User) -> list[dict]:
+    """The entry points a user's permissions open, for the home page."""
+    tiles = []
+    if user.is_staff:
+        tiles.append(
+            {
+                "title": _("Administration"),
+                "text": _("Users, roles, teams, items, BOMs, work centres, routings and warehouses."),
+                "url": reverse("admin:index"),
+            }
+        )
+    if user.has_perm("production.view_item"):
+        tiles.append(
+            {
+                "title": _("Items and BOMs"),
+                "text": _("Search items and see the multi-level bill of materials."),
+                "url": reverse("production:item-list"),
+            }
+        )
+    if user.groups.filter(name=Role.OPERATOR).exists():
+        tiles.append(
+            {
+                "title": _("Switch operator"),
+                "text": _("Hand the tablet to the next operator: scan a badge or type a PIN."),
+                "url": reverse("accounts:tablet-login"),
+            }
+        )
+    tiles.append(
+        {
+            "title": _("API documentation"),
+            "text": _("The REST API for MES, WMS and BI systems, described by OpenAPI."),
+            "url": reverse("api-docs"),
+        }
+    )
+    return tiles

@@ -1,0 +1,62 @@
+"""Shared test set-up: a fixed cast of users, one per role, and small builders for master data."""
+
+import os
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+
+from accounts.models import User
+from accounts.roles import Role
+from accounts.services import user_create
+from production.models import Item
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROLE_PASSWORD = "Loopline-test-2026"
+
+
+def pytest_configure(config):
+    # A fast hasher: the suite creates many users; production keeps Django's default PBKDF2.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(role: Role | None, username: str | None = None, **fields) -> User:
+    name = username or (role.value if role else "nobody")
+    return user_create(
+        username=name,
+        roles=[role] if role else [],
+        password=ROLE_PASSWORD,
+        by=None,
+        **fields,
+    )
+
+
+@pytest.fixture
+def users(db) -> dict[Role | None, User]:
+    """One user per role, plus `None`: an active user with no role."""
+    cast = {role: make_user(role) for role in Role}
+    cast[None] = make_user(None)
+    return cast
+
+
+@pytest.fixture
+def make_item(db):
+    counter = {"n": 0}
+
+    def build(code: str | None = None, kind: str = Item.Kind.SEMI, **fields) -> Item:
+        counter["n"] += 1
+        return Item.objects.create(
+            code=code or f"T-{counter['n']:04d}",
+            name=fields.pop("name", f"测试物料{counter['n']}"),
+            kind=kind,
+            unit=fields.pop("unit", "PCS"),
+            **fields,
+        )
+
+    return build
+
+
+def dec(value: str) -> Decimal:
+    return Decimal(value)
