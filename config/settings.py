@@ -82,6 +82,7 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------------
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 _SQLITE_URL = f"sqlite:///{VAR_DIR / 'loopline.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
@@ -121,6 +122,8 @@ else:
     }
     CELERY_BROKER_URL = "filesystem://"
     _BROKER_DIR = VAR_DIR / "broker"
+    for _folder in (_BROKER_DIR / "queue", _BROKER_DIR / "processed"):
+        _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
@@ -173,6 +176,7 @@ LOOPLINE_DEFAULT_CURRENCY = env_str("LOOPLINE_DEFAULT_CURRENCY", "CNY")
 # --- Static and media files -------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every start when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("LOOPLINE_MEDIA_ROOT", str(VAR_DIR / "media")))
