@@ -13,6 +13,11 @@ def user_roles(user: User) -> list[Role]:
     return [role for role in Role if role.value in names]
 
 
+def is_operator(user: User) -> bool:
+    """Operators share tablets, so their pages offer "switch operator" rather than "log out"."""
+    return user.is_authenticated and user.groups.filter(name=Role.OPERATOR).exists()
+
+
 def home_tiles(*, user: User) -> list[dict]:
     """The entry points a user's permissions open, for the home page."""
     tiles = []
@@ -32,12 +37,13 @@ def home_tiles(*, user: User) -> list[dict]:
                 "url": reverse("production:item-list"),
             }
         )
-    if user.groups.filter(name=Role.OPERATOR).exists():
+    if is_operator(user):
         tiles.append(
             {
                 "title": _("Switch operator"),
                 "text": _("Hand the tablet to the next operator: scan a badge or type a PIN."),
-                "url": reverse("accounts:tablet-login"),
+                "url": reverse("accounts:switch-operator"),
+                "post": True,
             }
         )
     tiles.append(
