@@ -124,12 +124,13 @@ else:
     }
     CELERY_BROKER_URL = "filesystem://"
     _BROKER_DIR = VAR_DIR / "broker"
-    for _folder in (_BROKER_DIR / "queue", _BROKER_DIR / "processed"):
+    for _folder in (_BROKER_DIR / "queue", _BROKER_DIR / "processed", _BROKER_DIR / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
         "data_folder_out": str(_BROKER_DIR / "queue"),
         "processed_folder": str(_BROKER_DIR / "processed"),
+        "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
