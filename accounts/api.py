@@ -1,0 +1,183 @@
+"""REST API of accounts (the signed-in user, teams) and the pieces every app's API shares.
+
+Every viewset restricts its queryset through `accounts.permissions.restrict` before fetching, so an object a
+user may not see answers 404, never 403; domain errors become `{"code", "detail"}` in `accounts.api_errors`.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import exceptions, pagination, permissions, serializers, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Team, User
+from accounts.permissions import ModelPermissions, restrict
+from accounts.roles import Role
+from accounts.selectors import user_roles
+
+# --- Shared building blocks ---------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error answer (see accounts.api_errors)."""
+
+    code = serializers.CharField(help_text=_("Stable machine-readable code, e.g. invalid, bom_cycle, not_found."))
+    detail = serializers.CharField(help_text=_("Human-readable explanation, in the request's language."))
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=_("For code 'invalid': the messages for each input field that was refused."),
+    )
+
+
+class Pagination(pagination.PageNumberPagination):
+    """Django REST framework's page-number pagination, with its envelope described in the schema."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        response = super().get_paginated_response_schema(schema)
+        descriptions = {
+            "count": "Number of objects matching the filters, over all pages.",
+            "next": "URL of the next page; null on the last page.",
+            "previous": "URL of the previous page; null on the first page.",
+            "results": "The objects of this page.",
+        }
+        for name, description in descriptions.items():
+            response["properties"][name]["description"] = description
+        return response
+
+
+class RestrictedQuerysetMixin:
+    """Limit a viewset's queryset to the objects the user may view, before anything is fetched."""
+
+    def get_queryset(self):
+        return restrict(super().get_queryset(), self.request.user, "view")
+
+    def get_object(self):
+        # accounts.api_errors gives DRF's NotFound the {"code", "detail"} body, but not Django's Http404.
+        try:
+            return super().get_object()
+        except Http404 as exc:
+            raise exceptions.NotFound() from exc
+
+
+class ModelOrObjectPermissions(ModelPermissions):
+    """Model permissions, except that reading is also open to holders of the view permission on some objects.
+
+    Such a user (e.g. a warehouse keeper granted particular stock through django-guardian) then sees only
+    those objects, because the viewset's queryset is restricted.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        if super().has_permission(request, view):
+            return True
+        if request.method not in permissions.SAFE_METHODS or not request.user.is_authenticated:
+            return False
+        return view.get_queryset().exists()
+
+
+@contextmanager
+def model_errors_as_api_errors() -> Iterator[None]:
+    """Report a model's full_clean() refusal inside a service as field errors (400), like serializer ones."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+
+
+# --- The signed-in user -------------------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    leader = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text=_("Username of the team leader, who receives the team's alerts; null if none."),
+    )
+
+    class Meta:
+        model = Team
+        fields = ["code", "name", "leader"]
+        extra_kwargs = {
+            "code": {"help_text": _("Short unique code of the team, e.g. CY1.")},
+            "name": {"help_text": _("Display name of the team, e.g. 冲压一班.")},
+        }
+
+
+class TeamSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Team
+        fields = ["code", "name"]
+        extra_kwargs = {
+            "code": {"help_text": _("Short unique code of the team.")},
+            "name": {"help_text": _("Display name of the team.")},
+        }
+
+
+class MeSerializer(serializers.ModelSerializer):
+    """Who the caller is; deliberately without password, PIN or badge code."""
+
+    full_name = serializers.CharField(
+        source="get_full_name", read_only=True, help_text=_("Family name then given name, e.g. 李强.")
+    )
+    team = TeamSummarySerializer(read_only=True, allow_null=True, help_text=_("The shift team, or null."))
+    roles = serializers.SerializerMethodField(help_text=_("The user's roles, in the order of the role table."))
+
+    class Meta:
+        model = User
+        fields = ["username", "full_name", "employee_number", "team", "roles", "preferred_language"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "username": {"help_text": _("Login name.")},
+            "employee_number": {"help_text": _("Employee number (工号), used with a PIN on tablets; may be null.")},
+            "preferred_language": {"help_text": _("Language the user chose for pages and messages.")},
+        }
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=Role.choices)))
+    def get_roles(self, user: User) -> list[str]:
+        return [role.value for role in user_roles(user)]
+
+
+class MeView(APIView):
+    """The signed-in user."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        summary="The signed-in user",
+        description="Username, name, employee number, team, roles and language of the caller. "
+        "Any signed-in user may read this; no role is needed.",
+        responses={200: MeSerializer, 403: ErrorSerializer},
+        tags=["accounts"],
+    )
+    def get(self, request: Request) -> Response:
+        user = User.objects.select_related("team").get(pk=request.user.pk)
+        return Response(MeSerializer(user).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List teams", description="Shift teams with their leader. Needs accounts.view_team."),
+    retrieve=extend_schema(
+        summary="One team",
+        description="One shift team by its code.",
+        parameters=[OpenApiParameter("code", str, OpenApiParameter.PATH, description="Code of the team.")],
+        responses={200: TeamSerializer, 404: ErrorSerializer},
+    ),
+)
+@extend_schema(tags=["accounts"])
+class TeamViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """Shift teams (read-only)."""
+
+    queryset = Team.objects.select_related("leader")
+    serializer_class = TeamSerializer
+    pagination_class = Pagination
+    lookup_field = "code"
+    lookup_value_regex = "[^/]+"
+    search_fields = ["code", "name"]
+    ordering_fields = ["code", "name"]
