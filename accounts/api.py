@@ -4,14 +4,9 @@ Every viewset restricts its queryset through `accounts.permissions.restrict` bef
 user may not see answers 404, never 403; domain errors become `{"code", "detail"}` in `accounts.api_errors`.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import exceptions, pagination, permissions, serializers, viewsets
+from rest_framework import pagination, permissions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -58,13 +53,6 @@ class RestrictedQuerysetMixin:
     def get_queryset(self):
         return restrict(super().get_queryset(), self.request.user, "view")
 
-    def get_object(self):
-        # accounts.api_errors gives DRF's NotFound the {"code", "detail"} body, but not Django's Http404.
-        try:
-            return super().get_object()
-        except Http404 as exc:
-            raise exceptions.NotFound() from exc
-
 
 class ModelOrObjectPermissions(ModelPermissions):
     """Model permissions, except that reading is also open to holders of the view permission on some objects.
@@ -79,15 +67,6 @@ class ModelOrObjectPermissions(ModelPermissions):
         if request.method not in permissions.SAFE_METHODS or not request.user.is_authenticated:
             return False
         return view.get_queryset().exists()
-
-
-@contextmanager
-def model_errors_as_api_errors() -> Iterator[None]:
-    """Report a model's full_clean() refusal inside a service as field errors (400), like serializer ones."""
-    try:
-        yield
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
 
 
 # --- The signed-in user -------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from accounts.api import (
     ModelOrObjectPermissions,
     Pagination,
     RestrictedQuerysetMixin,
-    model_errors_as_api_errors,
 )
 from production import filters, services
 from production.models import BomLine, Item, Operation, RoutingStep, StockLevel, Warehouse, WorkCenter, Workshop
@@ -203,14 +202,12 @@ class ItemViewSet(
         return ItemSerializer
 
     def perform_create(self, serializer: ItemSerializer) -> None:
-        with model_errors_as_api_errors():
-            serializer.instance = services.item_create(by=self.request.user, **serializer.validated_data)
+        serializer.instance = services.item_create(by=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer: ItemSerializer) -> None:
-        with model_errors_as_api_errors():
-            serializer.instance = services.item_update(
-                item=serializer.instance, by=self.request.user, **serializer.validated_data
-            )
+        serializer.instance = services.item_update(
+            item=serializer.instance, by=self.request.user, **serializer.validated_data
+        )
 
     @extend_schema(
         summary="Multi-level BOM explosion",
@@ -334,17 +331,15 @@ class BomLineViewSet(RestrictedQuerysetMixin, viewsets.ModelViewSet):
         return BomLineSerializer
 
     def perform_create(self, serializer: BomLineSerializer) -> None:
-        with model_errors_as_api_errors():
-            serializer.instance = services.bom_line_add(by=self.request.user, **serializer.validated_data)
+        serializer.instance = services.bom_line_add(by=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer: BomLineSerializer) -> None:
-        with model_errors_as_api_errors():
-            serializer.instance = services.bom_line_update(
-                line=serializer.instance,
-                by=self.request.user,
-                qty_per=serializer.validated_data.get("qty_per"),
-                scrap_pct=serializer.validated_data.get("scrap_pct"),
-            )
+        serializer.instance = services.bom_line_update(
+            line=serializer.instance,
+            by=self.request.user,
+            qty_per=serializer.validated_data.get("qty_per"),
+            scrap_pct=serializer.validated_data.get("scrap_pct"),
+        )
 
     def perform_destroy(self, instance: BomLine) -> None:
         services.bom_line_remove(line=instance, by=self.request.user)
