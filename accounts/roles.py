@@ -41,9 +41,17 @@ def _perms(app_label: str, actions: list[str], models_: list[str]) -> list[str]:
 
 _VIEW_MASTER_DATA = _perms("production", ["view"], _MASTER_DATA)
 
+_READ_ORDERS = _perms("orders", ["view"], ["salesorder", "orderline", "orderissue"])
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.CUSTOMER_SERVICE: [*_perms("production", ["view"], ["item", "warehouse", "stocklevel"])],
-    Role.SALES: [*_perms("production", ["view"], ["item", "stocklevel"])],
+    Role.CUSTOMER_SERVICE: [
+        *_perms("production", ["view"], ["item", "warehouse", "stocklevel"]),
+        *_READ_ORDERS,
+        "orders.review_salesorder",
+        *_perms("integrations", ["view"], ["channelaccount", "syncrun"]),
+        *_perms("integrations", ["view", "add"], ["skumapping"]),
+    ],
+    Role.SALES: [*_perms("production", ["view"], ["item", "stocklevel"]), *_READ_ORDERS],
     Role.OPERATOR: [*_perms("production", ["view"], ["item", "workcenter", "operation", "routingstep"])],
     Role.TEAM_LEADER: [*_VIEW_MASTER_DATA, "accounts.view_team", "production.view_stocklevel"],
     Role.PRODUCTION_MANAGER: [
@@ -57,6 +65,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "production.view_stocklevel",
         "accounts.view_team",
         "accounts.view_user",
+        *_READ_ORDERS,
     ],
     Role.WAREHOUSE_KEEPER: [
         *_perms("production", ["view"], ["item", "warehouse"]),
@@ -64,12 +73,23 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.FINANCE: [
         *_perms("production", ["view"], ["item", "warehouse", "stocklevel"]),
+        *_READ_ORDERS,
+        "integrations.view_syncrun",
     ],
     Role.IT_ADMIN: [
         *_perms("accounts", ["add", "change", "view"], ["user", "team"]),
         "accounts.view_auditevent",
         *_perms("auth", ["view"], ["group"]),
         *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
+        *_READ_ORDERS,
+        # Approving over open issues is granted to named people (e.g. the customer-service lead) by IT.
+        "orders.force_approve_salesorder",
+        *_perms(
+            "integrations",
+            ["add", "change", "delete", "view"],
+            ["channelaccount", "skumapping", "fieldmapping", "notifychannel"],
+        ),
+        *_perms("integrations", ["view"], ["syncrun", "notification"]),
         *_perms(
             "django_celery_beat",
             ["add", "change", "delete", "view"],

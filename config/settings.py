@@ -146,6 +146,10 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": crontab(hour=3, minute=0)},
 }
 
+# Fernet keys for secrets at rest, newest first; older ones still decrypt until `manage.py rotate_secrets`.
+# Unset: a key derived from SECRET_KEY (then changing SECRET_KEY makes stored secrets unreadable).
+LOOPLINE_ENCRYPTION_KEYS = [key.strip() for key in env_secret("LOOPLINE_ENCRYPTION_KEYS").split(",") if key.strip()]
+
 # --- Authentication ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -1,0 +1,290 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from integrations.crypto import decrypt_json, encrypt_json
+
+
+class ChannelAccount(models.Model):
+    """A shop on a marketplace that Loopline polls for paid orders; its secrets are encrypted at rest."""
+
+    class Kind(models.TextChoices):
+        TAOBAO = "taobao", _("Taobao / Tmall")
+        JD = "jd", _("JD")
+        SHOPIFY = "shopify", _("Shopify")
+
+    # The marketplace status meaning "paid, waiting for us to ship": what the intake pulls by default.
+    DEFAULT_TRIGGER_STATUS = {
+        Kind.TAOBAO: "WAIT_SELLER_SEND_GOODS",
+        Kind.JD: "WAIT_SELLER_STOCK_OUT",
+        Kind.SHOPIFY: "paid",
+    }
+
+    kind = models.CharField(_("marketplace"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("shop name"), max_length=100, unique=True)
+    code = models.CharField(
+        _("code"), max_length=16, unique=True, help_text=_("Short prefix of this shop's order numbers, e.g. TB1.")
+    )
+    base_url = models.URLField(_("API base URL"), max_length=300)
+    app_key = models.CharField(_("App Key / shop domain"), max_length=128, blank=True)
+    credentials_encrypted = models.TextField(_("credentials (encrypted)"), blank=True, editable=False)
+    poll_interval_minutes = models.PositiveIntegerField(_("poll every (minutes)"), default=15)
+    trigger_status = models.CharField(
+        _("trigger status"),
+        max_length=64,
+        blank=True,
+        help_text=_("Marketplace status of the orders to pull; empty means the marketplace's paid/awaiting shipment."),
+    )
+    backfill_from = models.DateTimeField(
+        _("first sync from"), null=True, blank=True, help_text=_("Where the first poll starts; default: 1 day ago.")
+    )
+    cursor = models.DateTimeField(_("synced up to"), null=True, blank=True, editable=False)
+    overlap_minutes = models.PositiveIntegerField(
+        _("overlap (minutes)"), default=10, help_text=_("Each poll re-reads this much before the cursor.")
+    )
+    page_size = models.PositiveIntegerField(_("page size"), default=100)
+    default_currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    enabled = models.BooleanField(_("enabled"), default=True)
+    lease_owner = models.CharField(max_length=64, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_polled_at = models.DateTimeField(_("last polled at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("channel account")
+        verbose_name_plural = _("channel accounts")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(poll_interval_minutes__gte=1), name="channel_poll_interval_positive"),
+            models.CheckConstraint(condition=Q(page_size__gte=1, page_size__lte=250), name="channel_page_size_range"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_trigger_status(self) -> str:
+        return self.trigger_status or self.DEFAULT_TRIGGER_STATUS[self.kind]
+
+    def get_credentials(self) -> dict[str, str]:
+        return decrypt_json(self.credentials_encrypted) if self.credentials_encrypted else {}
+
+    def set_credentials(self, credentials: dict[str, str]) -> None:
+        self.credentials_encrypted = encrypt_json(credentials)
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.credentials_encrypted)
+
+    def is_due(self, now) -> bool:
+        return self.last_polled_at is None or now - self.last_polled_at >= timedelta(minutes=self.poll_interval_minutes)
+
+
+class SyncRun(models.Model):
+    """One pull from a channel (or the ERP): its window, timings, counts and errors, kept for audit."""
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", _("Schedule")
+        MANUAL = "manual", _("Manual")
+        WEBHOOK = "webhook", _("Webhook")
+        TEST = "test", _("Connection test")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        PARTIAL = "partial", _("Partly failed")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped: another poll was running")
+
+    account = models.ForeignKey(
+        ChannelAccount, verbose_name=_("channel account"), on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
+    window_start = models.DateTimeField(_("window start"), null=True, blank=True)
+    window_end = models.DateTimeField(_("window end"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    pages = models.PositiveIntegerField(_("pages"), default=0)
+    http_calls = models.PositiveIntegerField(_("HTTP calls"), default=0)
+    retries = models.PositiveIntegerField(_("retries"), default=0)
+    fetched = models.PositiveIntegerField(_("fetched"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    anomalies = models.PositiveIntegerField(_("orders with new issues"), default=0)
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["account", "-started_at"], name="syncrun_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class SkuMapping(models.Model):
+    """Which internal item a marketplace SKU means; an account-less mapping applies to every shop."""
+
+    channel_account = models.ForeignKey(
+        ChannelAccount,
+        verbose_name=_("channel account"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sku_mappings",
+        help_text=_("Empty: the mapping applies to every shop."),
+    )
+    external_sku = models.CharField(_("marketplace SKU"), max_length=128)
+    item = models.ForeignKey(
+        "production.Item", verbose_name=_("item"), on_delete=models.PROTECT, related_name="sku_mappings"
+    )
+    qty_per_unit = models.DecimalField(
+        _("items per unit sold"),
+        max_digits=10,
+        decimal_places=3,
+        default=1,
+        help_text=_("For bundles: how many items one marketplace unit contains."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SKU mapping")
+        verbose_name_plural = _("SKU mappings")
+        ordering = ["external_sku"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_account", "external_sku"],
+                condition=Q(channel_account__isnull=False),
+                name="skumapping_unique_per_account",
+            ),
+            models.UniqueConstraint(
+                fields=["external_sku"], condition=Q(channel_account__isnull=True), name="skumapping_unique_global"
+            ),
+            models.CheckConstraint(condition=Q(qty_per_unit__gt=0), name="skumapping_qty_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_sku} → {self.item_id}"
+
+
+class FieldMapping(models.Model):
+    """Copy a value from a shop's raw payload into an order field (e.g. a custom attribute into the seller note)."""
+
+    class Target(models.TextChoices):
+        BUYER_NOTE = "buyer_note", _("buyer note")
+        SELLER_NOTE = "seller_note", _("seller note")
+        PROMISED_DATE = "promised_date", _("promised date")
+        RECEIVER_NAME = "receiver_name", _("receiver")
+        RECEIVER_PHONE = "receiver_phone", _("receiver phone")
+        RECEIVER_ADDRESS = "receiver_address", _("street address")
+
+    channel_account = models.ForeignKey(
+        ChannelAccount, verbose_name=_("channel account"), on_delete=models.CASCADE, related_name="field_mappings"
+    )
+    source_path = models.CharField(
+        _("source path"),
+        max_length=200,
+        help_text=_("Dotted path in the marketplace payload, e.g. note_attributes.delivery_date or seller_memo."),
+    )
+    target = models.CharField(_("order field"), max_length=32, choices=Target.choices)
+
+    class Meta:
+        verbose_name = _("field mapping")
+        verbose_name_plural = _("field mappings")
+        constraints = [
+            models.UniqueConstraint(fields=["channel_account", "target"], name="fieldmapping_one_per_target")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_path} → {self.target}"
+
+
+class NotifyChannel(models.Model):
+    """Where notifications for one audience go: a DingTalk or WeCom group robot, SMS numbers, or e-mail."""
+
+    class Kind(models.TextChoices):
+        DINGTALK = "dingtalk", _("DingTalk group robot")
+        WECOM = "wecom", _("WeCom group robot")
+        SMS = "sms", _("SMS (Aliyun)")
+        EMAIL = "email", _("E-mail")
+
+    class Audience(models.TextChoices):
+        CUSTOMER_SERVICE = "customer_service", _("Customer service")
+        PRODUCTION = "production", _("Production")
+        IT = "it", _("IT")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    audience = models.CharField(_("audience"), max_length=32, choices=Audience.choices, db_index=True)
+    url = models.URLField(_("webhook or API URL"), max_length=500, blank=True)
+    secret_encrypted = models.TextField(_("secret (encrypted)"), blank=True, editable=False)
+    recipients = models.TextField(
+        _("recipients"), blank=True, help_text=_("Phone numbers or e-mail addresses, comma-separated.")
+    )
+    sms_sign_name = models.CharField(_("SMS signature"), max_length=64, blank=True)
+    sms_template_code = models.CharField(_("SMS template code"), max_length=64, blank=True)
+    per_minute_limit = models.PositiveIntegerField(_("messages per minute"), default=20)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("notification channel")
+        verbose_name_plural = _("notification channels")
+        ordering = ["audience", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_secrets(self) -> dict[str, str]:
+        return decrypt_json(self.secret_encrypted) if self.secret_encrypted else {}
+
+    def set_secrets(self, secrets: dict[str, str]) -> None:
+        self.secret_encrypted = encrypt_json(secrets)
+
+    @property
+    def recipient_list(self) -> list[str]:
+        return [part.strip() for part in self.recipients.replace("，", ",").split(",") if part.strip()]
+
+
+class Notification(models.Model):
+    """One message to send through a channel; kept until delivered so a throttled robot is retried, not dropped."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    channel = models.ForeignKey(
+        NotifyChannel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"))
+    mention = models.JSONField(_("mention"), default=list, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True, db_index=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.subject}"
