@@ -24,6 +24,7 @@ setup: install
 
 run: setup
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_intake_demo
 	@echo ""
 	@echo "Loopline is starting at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/docs/, tablet: http://$(HOST):$(PORT)/accounts/tablet/)"
 	@echo "Press Ctrl-C to stop every process."

@@ -113,6 +113,13 @@ class OrderLine(models.Model):
         "production.Item", verbose_name=_("item"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     qty = models.DecimalField(_("quantity"), max_digits=14, decimal_places=4)
+    item_qty = models.DecimalField(
+        _("item quantity"),
+        max_digits=14,
+        decimal_places=4,
+        default=0,
+        help_text=_("Quantity in the item's unit: the quantity sold times the items per unit of a bundle."),
+    )
     unit_price = models.DecimalField(_("unit price"), **MONEY)
     discount = models.DecimalField(_("discount"), **MONEY)
 

@@ -1,0 +1,359 @@
+"""Write: one page of raw orders into sales orders, lines and issues with a handful of bulk statements.
+
+Keyed by (channel account, external id): a re-poll of the same window creates nothing, an unchanged payload
+(same hash) is skipped without parsing, and an order that changed after it was confirmed raises an issue
+instead of being overwritten.
+"""
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone, translation
+
+from integrations.channels.base import ChannelClient, ChannelError, NormalisedOrder, RawOrder
+from integrations.models import ChannelAccount, FieldMapping
+from integrations.pipeline.checks import IssueSpec, SkuResolver, apply_field_mappings, validate, value_at
+from integrations.pipeline.clean import clean_order
+from orders.models import OrderIssue, OrderLine, SalesOrder
+
+Code = OrderIssue.Code
+Status = SalesOrder.Status
+
+ORDER_FIELDS = [
+    "number",
+    "external_number",
+    "external_status",
+    "status",
+    "buyer",
+    "buyer_note",
+    "seller_note",
+    "receiver_name",
+    "receiver_phone",
+    "receiver_country",
+    "receiver_province",
+    "receiver_city",
+    "receiver_district",
+    "receiver_address",
+    "receiver_zip",
+    "currency",
+    "goods_amount",
+    "shipping_amount",
+    "discount_amount",
+    "paid_amount",
+    "ordered_at",
+    "paid_at",
+    "external_updated_at",
+    "promised_date",
+    "confirmed_at",
+    "payload",
+    "payload_hash",
+    "updated_at",
+]
+
+
+@dataclass
+class IngestContext:
+    """What stays the same for every page of one run."""
+
+    account: ChannelAccount
+    client: ChannelClient
+    resolver: SkuResolver
+    field_mappings: list[FieldMapping]
+    now: datetime
+
+    @classmethod
+    def for_account(cls, account: ChannelAccount, client: ChannelClient) -> "IngestContext":
+        return cls(
+            account=account,
+            client=client,
+            resolver=SkuResolver(account),
+            field_mappings=list(account.field_mappings.all()),
+            now=timezone.now(),
+        )
+
+
+@dataclass
+class PageResult:
+    """Counts of one page, added up into the SyncRun."""
+
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    anomalies: int = 0
+    new_issues: Counter = field(default_factory=Counter)
+    anomalous_numbers: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, other: "PageResult") -> None:
+        for name in ("fetched", "created", "updated", "unchanged", "skipped", "anomalies"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.new_issues.update(other.new_issues)
+        self.anomalous_numbers.extend(other.anomalous_numbers[: max(0, 20 - len(self.anomalous_numbers))])
+        self.errors.extend(other.errors)
+
+
+def order_number(account: ChannelAccount, external_id: str) -> str:
+    """Loopline's number for a marketplace order: the shop's code and the marketplace id, stable across polls."""
+    return f"{account.code}-{external_id}"[:40]
+
+
+def _is_trigger(account: ChannelAccount, order: NormalisedOrder) -> bool:
+    return order.external_status.casefold() == account.effective_trigger_status.casefold()
+
+
+def _promised_date(payload: dict, mappings: list[FieldMapping]) -> date | None:
+    for mapping in mappings:
+        if mapping.target == FieldMapping.Target.PROMISED_DATE:
+            value = value_at(payload, mapping.source_path)
+            try:
+                return date.fromisoformat(str(value)[:10]) if value else None
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class _Prepared:
+    """One order ready to write: its fields, lines and the issues validation found."""
+
+    raw: RawOrder
+    order: SalesOrder
+    lines: list[OrderLine]
+    issues: list[IssueSpec]
+
+
+def _sales_order(
+    ctx: IngestContext, raw: RawOrder, data: NormalisedOrder | None, issues: list[IssueSpec]
+) -> SalesOrder:
+    account = ctx.account
+    cancelled = data is not None and (data.cancelled or data.refunded)
+    if cancelled:
+        status = Status.CANCELLED
+    elif issues:
+        status = Status.NEEDS_REVIEW
+    else:
+        status = Status.CONFIRMED
+    fields: dict[str, Any] = {}
+    if data is not None:
+        fields = {
+            "external_number": data.external_number or raw.external_id,
+            "external_status": data.external_status,
+            "buyer": data.buyer,
+            "buyer_note": data.buyer_note,
+            "seller_note": data.seller_note,
+            "receiver_name": data.receiver_name,
+            "receiver_phone": data.receiver_phone,
+            "receiver_country": data.receiver_country,
+            "receiver_province": data.receiver_province,
+            "receiver_city": data.receiver_city,
+            "receiver_district": data.receiver_district,
+            "receiver_address": data.receiver_address,
+            "receiver_zip": data.receiver_zip,
+            "currency": data.currency,
+            "goods_amount": max(data.goods_amount, Decimal(0)),
+            "shipping_amount": max(data.shipping_amount, Decimal(0)),
+            "discount_amount": max(
+                data.discount_amount + sum((line.discount for line in data.lines), Decimal(0)), Decimal(0)
+            ),
+            "paid_amount": max(data.paid_amount, Decimal(0)),
+            "ordered_at": data.ordered_at,
+            "paid_at": data.paid_at,
+            "external_updated_at": data.updated_at,
+        }
+    return SalesOrder(
+        channel_account=account,
+        external_id=raw.external_id,
+        number=order_number(account, raw.external_id),
+        status=status,
+        currency=fields.pop("currency", account.default_currency),
+        payload=raw.payload,
+        payload_hash=raw.payload_hash,
+        promised_date=_promised_date(raw.payload, ctx.field_mappings),
+        confirmed_at=ctx.now if status == Status.CONFIRMED else None,
+        updated_at=ctx.now,
+        **fields,
+    )
+
+
+def _prepare(ctx: IngestContext, raw: RawOrder, data: NormalisedOrder | None, error: ChannelError | None) -> _Prepared:
+    if data is None:
+        reason = error.message if error else "unreadable"
+        issue = IssueSpec(Code.PAYLOAD_INVALID, {"reason": reason[:300]})
+        return _Prepared(raw, _sales_order(ctx, raw, None, [issue]), [], [issue])
+    resolved = ctx.resolver.resolve([line.external_sku for line in data.lines])
+    issues = validate(data, resolved)
+    lines = []
+    for number, line in enumerate(data.lines, start=1):
+        sku = resolved.get(line.external_sku)
+        lines.append(
+            OrderLine(
+                line_no=number,
+                external_line_id=line.external_line_id,
+                external_sku=line.external_sku,
+                title=line.title,
+                item_id=sku.item_id if sku else None,
+                qty=line.qty,
+                item_qty=line.qty * sku.qty_per_unit if sku else line.qty,
+                unit_price=max(line.unit_price, Decimal(0)),
+                discount=max(line.discount, Decimal(0)),
+            )
+        )
+    return _Prepared(raw, _sales_order(ctx, raw, data, issues), lines, issues)
+
+
+def _changes_after_confirmation(existing: SalesOrder, data: NormalisedOrder | None) -> dict[str, Any]:
+    """What a marketplace changed on an order we already confirmed, in the terms customer service checks."""
+    if data is None:
+        return {"payload": "unreadable"}
+    changes: dict[str, Any] = {}
+    if data.cancelled:
+        changes["cancelled"] = True
+    if data.refunded:
+        changes["refunded"] = True
+    if data.external_status != existing.external_status:
+        changes["status"] = [existing.external_status, data.external_status]
+    for name in ("receiver_name", "receiver_phone", "receiver_province", "receiver_city", "receiver_address"):
+        old, new = getattr(existing, name), getattr(data, name)
+        if old != new:
+            changes[name] = [old, new]
+    if data.paid_amount != existing.paid_amount:
+        changes["paid_amount"] = [str(existing.paid_amount), str(data.paid_amount)]
+    old_lines = sorted((line.external_sku, line.qty) for line in existing.lines.all())
+    new_lines = sorted((line.external_sku, line.qty) for line in data.lines)
+    if old_lines != new_lines:
+        changes["lines"] = [[f"{s}×{q}" for s, q in old_lines], [f"{s}×{q}" for s, q in new_lines]]
+    return changes
+
+
+def _normalise(ctx: IngestContext, raw: RawOrder) -> tuple[NormalisedOrder | None, ChannelError | None]:
+    try:
+        data = ctx.client.normalise(raw.payload)
+    except ChannelError as exc:
+        return None, exc
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        return None, ChannelError(f"{exc.__class__.__name__}: {exc}", code="PAYLOAD_INVALID")
+    data = apply_field_mappings(clean_order(data), raw.payload, ctx.field_mappings)
+    return data, None
+
+
+def ingest_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PageResult:
+    """Write one page in one transaction; returns what happened to each order, counted."""
+    result = PageResult(fetched=len(raw_orders))
+    unique = {raw.external_id: raw for raw in raw_orders}  # a duplicate across pages is written once
+    existing = {
+        row.external_id: row
+        for row in SalesOrder.objects.filter(channel_account=ctx.account, external_id__in=list(unique)).only(
+            "id",
+            "external_id",
+            "payload_hash",
+            "status",
+            "external_status",
+            "receiver_name",
+            "receiver_phone",
+            "receiver_province",
+            "receiver_city",
+            "receiver_address",
+            "paid_amount",
+            "number",
+        )
+    }
+    to_write: list[_Prepared] = []
+    settled_changes: list[tuple[SalesOrder, RawOrder, dict[str, Any]]] = []
+    with translation.override("zh-hans"):
+        for external_id, raw in unique.items():
+            old = existing.get(external_id)
+            if old is not None and old.payload_hash == raw.payload_hash:
+                result.unchanged += 1
+                continue
+            data, error = _normalise(ctx, raw)
+            if old is None:
+                if data is not None and not _is_trigger(ctx.account, data):
+                    result.skipped += 1  # not paid yet, or already closed before we ever saw it
+                    continue
+                to_write.append(_prepare(ctx, raw, data, error))
+            elif old.status in SalesOrder.SETTLED_STATUSES:
+                settled_changes.append((old, raw, _changes_after_confirmation(old, data)))
+            elif old.status in (Status.CANCELLED, Status.REJECTED):
+                result.unchanged += 1
+            else:
+                to_write.append(_prepare(ctx, raw, data, error))
+
+        with transaction.atomic():
+            _write(ctx, to_write, existing, result)
+            _flag_settled_changes(ctx, settled_changes, result)
+    return result
+
+
+def _write(ctx: IngestContext, prepared: list[_Prepared], existing: dict[str, SalesOrder], result: PageResult) -> None:
+    if not prepared:
+        return
+    written = SalesOrder.objects.bulk_create(
+        [item.order for item in prepared],
+        update_conflicts=True,
+        unique_fields=["channel_account", "external_id"],
+        update_fields=ORDER_FIELDS,
+    )
+    ids = {order.external_id: order.pk for order in written}
+    if None in ids.values():  # databases that do not return ids from an upsert
+        ids = dict(
+            SalesOrder.objects.filter(channel_account=ctx.account, external_id__in=list(ids)).values_list(
+                "external_id", "id"
+            )
+        )
+    rewritten = [ids[item.raw.external_id] for item in prepared if item.raw.external_id in existing]
+    if rewritten:
+        OrderLine.objects.filter(order_id__in=rewritten).delete()
+        OrderIssue.objects.filter(order_id__in=rewritten, resolved_at__isnull=True).delete()
+    lines, issues = [], []
+    for item in prepared:
+        order_id = ids[item.raw.external_id]
+        for line in item.lines:
+            line.order_id = order_id
+            lines.append(line)
+        if item.order.status == Status.CANCELLED:
+            continue
+        for spec in item.issues:
+            issues.append(OrderIssue(order_id=order_id, code=spec.code, detail=spec.detail, data=spec.data))
+            result.new_issues[spec.code] += 1
+        if item.issues:
+            result.anomalies += 1
+            if len(result.anomalous_numbers) < 20:
+                result.anomalous_numbers.append(item.order.number)
+        if item.order.status == Status.NEEDS_REVIEW and item.issues and item.issues[0].code == Code.PAYLOAD_INVALID:
+            result.errors.append(
+                {
+                    "code": Code.PAYLOAD_INVALID,
+                    "message": item.issues[0].data["reason"],
+                    "external_id": item.raw.external_id,
+                }
+            )
+        if item.raw.external_id in existing:
+            result.updated += 1
+        else:
+            result.created += 1
+    OrderLine.objects.bulk_create(lines, batch_size=2000)
+    OrderIssue.objects.bulk_create(issues, batch_size=2000)
+
+
+def _flag_settled_changes(
+    ctx: IngestContext, changed: list[tuple[SalesOrder, RawOrder, dict[str, Any]]], result: PageResult
+) -> None:
+    for order, raw, changes in changed:
+        summary = ", ".join(sorted(changes)) or "payload"
+        spec = IssueSpec(Code.CHANGED_AFTER_CONFIRMATION, {"changes": summary})
+        OrderIssue.objects.create(
+            order=order, code=spec.code, detail=spec.detail, data={**spec.data, "diff": changes, "payload": raw.payload}
+        )
+        # Remember the new payload's hash so the next poll does not raise the same issue again.
+        SalesOrder.objects.filter(pk=order.pk).update(payload_hash=raw.payload_hash, updated_at=ctx.now)
+        result.updated += 1
+        result.anomalies += 1
+        result.new_issues[spec.code] += 1
+        if len(result.anomalous_numbers) < 20:
+            result.anomalous_numbers.append(order.number)

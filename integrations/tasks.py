@@ -1,0 +1,29 @@
+"""Background jobs of the intake: thin wrappers that take ids and call services."""
+
+from celery import shared_task
+
+from integrations import services
+
+
+@shared_task(soft_time_limit=12 * 60, time_limit=13 * 60)
+def poll_channel(account_id: int, trigger: str = "schedule") -> int | None:
+    """Poll one channel account; returns the SyncRun id, or None if another poll holds it."""
+    run = services.poll_account(account_id=account_id, trigger=trigger)
+    return run.pk if run else None
+
+
+@shared_task(time_limit=50)
+def poll_due_channels() -> list[int]:
+    """Start a poll for every account whose interval has passed (beat runs this every minute)."""
+    due = services.due_account_ids()
+    for account_id in due:
+        poll_channel.delay(account_id)
+    return due
+
+
+@shared_task(time_limit=50)
+def deliver_notifications() -> dict:
+    """Send the notifications that are due, within each robot's per-minute limit."""
+    from integrations.notify.services import deliver_due_notifications
+
+    return deliver_due_notifications()
