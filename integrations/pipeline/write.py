@@ -345,7 +345,12 @@ def _flag_settled_changes(
     ctx: IngestContext, changed: list[tuple[SalesOrder, RawOrder, dict[str, Any]]], result: PageResult
 ) -> None:
     for order, raw, changes in changed:
-        summary = ", ".join(sorted(changes)) or "payload"
+        if not changes:
+            # Same order in another shape (a webhook's REST JSON, then the poll's GraphQL): nothing to review.
+            SalesOrder.objects.filter(pk=order.pk).update(payload_hash=raw.payload_hash)
+            result.unchanged += 1
+            continue
+        summary = ", ".join(sorted(changes))
         spec = IssueSpec(Code.CHANGED_AFTER_CONFIRMATION, {"changes": summary})
         OrderIssue.objects.create(
             order=order, code=spec.code, detail=spec.detail, data={**spec.data, "diff": changes, "payload": raw.payload}
