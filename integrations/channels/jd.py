@@ -74,7 +74,7 @@ THROTTLE_CODES = frozenset({"2", "67"})
 def sign_params(params: dict[str, str], secret: str) -> str:
     """JOS md5 signature: upper hex of md5(secret + k1v1k2v2… sorted by key, `sign` excluded + secret)."""
     concat = "".join(f"{key}{value}" for key, value in sorted(params.items()) if key != "sign")
-    return hashlib.md5(f"{secret}{concat}{secret}".encode()).hexdigest().upper()
+    return hashlib.md5(f"{secret}{concat}{secret}".encode(), usedforsecurity=False).hexdigest().upper()
 
 
 def format_time(moment: datetime) -> str:
@@ -158,6 +158,7 @@ class JdClient:
     # -- HTTP ---------------------------------------------------------------------------------------------
 
     def _search(self, start: datetime, end: datetime, *, page: int, page_size: int) -> dict[str, Any]:
+        """One signed search call (with the transport's retries), unwrapped to {"total", "orders"}."""
         business = {
             "start_date": format_time(start),
             "end_date": format_time(end),
@@ -170,6 +171,7 @@ class JdClient:
         payload = business_json(business)
 
         def send(session: requests.Session, timeout: float) -> dict[str, Any]:
+            """One HTTP exchange, for HttpTransport.call."""
             # Signed per attempt so a retry after a long back-off still carries a fresh timestamp.
             response = session.post(self.base_url, data=self._signed(SEARCH_METHOD, payload), timeout=timeout)
             check_http_status(response)
@@ -178,6 +180,7 @@ class JdClient:
         return self.transport.call(send)
 
     def _signed(self, method: str, payload: str) -> dict[str, str]:
+        """The form to POST: system params, the business JSON and the sign over all of them."""
         params = {
             "method": method,
             "app_key": self.app_key,
@@ -198,7 +201,9 @@ class JdClient:
         error = data.get("error_response")
         if isinstance(error, dict):
             code = _text(error.get("code")) or "UNKNOWN"
-            description = " / ".join(part for part in (_text(error.get("en_desc")), _text(error.get("zh_desc"))) if part)
+            description = " / ".join(
+                part for part in (_text(error.get("en_desc")), _text(error.get("zh_desc"))) if part
+            )
             raise ChannelError(
                 f"JD refused the call: {description or 'no description'}",
                 code=f"JD_{code}",
@@ -249,6 +254,7 @@ class JdClient:
     # -- reading ------------------------------------------------------------------------------------------
 
     def _normalise(self, payload: dict[str, Any], order_id: str) -> NormalisedOrder:
+        """The NormalisedOrder of a payload whose orderId is known; raises _Unreadable."""
         consignee = payload.get("consigneeInfo") or {}
         if not isinstance(consignee, dict):
             raise _Unreadable("consigneeInfo is not an object")
@@ -293,6 +299,7 @@ class _Unreadable(ValueError):
 
 
 def _line(item: Any, number: int) -> NormalisedLine:
+    """One itemInfoList entry as a NormalisedLine."""
     if not isinstance(item, dict):
         raise _Unreadable(f"itemInfoList[{number}] is not an object")
     sku_id = _text(item.get("skuId"))
@@ -307,10 +314,12 @@ def _line(item: Any, number: int) -> NormalisedLine:
 
 
 def _text(value: Any) -> str:
+    """A JSON value as text; null reads as empty."""
     return "" if value is None else str(value)
 
 
 def _short(value: Any) -> str:
+    """A value shortened for an error message."""
     return repr(value)[:60]
 
 
@@ -369,8 +378,10 @@ def _street(full_address: str, parts: tuple[str, str, str]) -> str:
 
 
 def _invalid(reason: str, external_id: str = "") -> ChannelError:
+    """The PAYLOAD_INVALID error for an order that cannot be read."""
     return ChannelError(reason, code="PAYLOAD_INVALID", external_id=external_id)
 
 
 def _garbled(reason: str) -> ChannelError:
+    """The transient PAGE_GARBLED error for an answer of the wrong shape."""
     return ChannelError(f"unexpected JD answer: {reason}", code="PAGE_GARBLED", transient=True)
