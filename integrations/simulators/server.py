@@ -120,6 +120,10 @@ class SimulatorApp:
     def __init__(self, handlers: list[ProtocolHandler], faults: Faults | None = None):
         self.handlers = sorted(handlers, key=lambda handler: len(handler.prefix), reverse=True)
         self.faults = faults or Faults()
+        # Handlers that implement page-level knobs themselves read the same Faults object the control endpoint sets.
+        for handler in handlers:
+            if hasattr(handler, "faults"):
+                handler.faults = self.faults
         self.injector = FaultInjector(self.faults)
         self.log = RequestLog()
 
@@ -199,6 +203,8 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 def start_server(app: SimulatorApp, host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingWSGIServer, str]:
     """Serve `app` in a background thread; returns the server (call .shutdown()) and its base URL."""
     server = make_server(host, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="loopline-simulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="loopline-simulator", daemon=True
+    )
     thread.start()
     return server, f"http://{host}:{server.server_port}"
