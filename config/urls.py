@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from accounts import views as account_views
+from integrations import webhooks
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("production/", include("production.urls")),
     path("intake/", include("integrations.urls")),
+    path("webhooks/shopify/<str:account_code>/", webhooks.shopify_webhook, name="shopify-webhook"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
