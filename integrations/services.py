@@ -16,7 +16,14 @@ from accounts.errors import ApplicationError
 from accounts.models import User
 from accounts.services import audit_record
 from integrations.channels import client_for
-from integrations.channels.base import ChannelClient, ChannelError, HttpTransport, NormalisedLine, NormalisedOrder
+from integrations.channels.base import (
+    ChannelClient,
+    ChannelError,
+    HttpTransport,
+    NormalisedLine,
+    NormalisedOrder,
+    prefetch,
+)
 from integrations.models import ChannelAccount, SkuMapping, SyncRun
 from integrations.pipeline import IngestContext, IssueSpec, PageResult, SkuResolver, ingest_page, validate
 from orders import services as order_services
@@ -147,7 +154,7 @@ def poll_account(
         ctx = IngestContext.for_account(account, client)
         for window_start, window_end in _windows(start, now, client.max_window):
             window_complete = True
-            for page in client.fetch_window(window_start, window_end, page_size=account.page_size):
+            for page in prefetch(client.fetch_window(window_start, window_end, page_size=account.page_size)):
                 run.pages += 1
                 if page.errors:
                     window_complete = False

@@ -129,16 +129,11 @@ _LANDLINE = re.compile(r"0\d{2,3}-?\d{7,8}(-\d{1,6})?")
 def validate(order: NormalisedOrder, resolved: dict[str, ResolvedSku | None]) -> list[IssueSpec]:
     """Every rule a clean order passes; each failure is one issue with the facts needed to fix it."""
     issues: list[IssueSpec] = []
-    missing = [
-        label
-        for label, value in (
-            (_("receiver"), order.receiver_name),
-            (_("order lines"), order.lines),
-        )
-        if not value
-    ]
-    if missing:
-        issues.append(IssueSpec(Code.FIELD_MISSING, {"fields": ", ".join(str(m) for m in missing)}))
+    # Labels are translated only when something is wrong: validation runs for every order of every poll.
+    if not order.receiver_name or not order.lines:
+        missing = [str(_("receiver"))] if not order.receiver_name else []
+        missing += [str(_("order lines"))] if not order.lines else []
+        issues.append(IssueSpec(Code.FIELD_MISSING, {"fields": ", ".join(missing)}))
 
     for number, line in enumerate(order.lines, start=1):
         if line.qty <= 0 or line.qty != line.qty.to_integral_value():
@@ -174,21 +169,14 @@ def validate(order: NormalisedOrder, resolved: dict[str, ResolvedSku | None]) ->
         )
 
     china = order.receiver_country in ("", "CN")
-    parts = (
-        [
-            (_("province"), order.receiver_province),
+    first_part = order.receiver_province if china else order.receiver_country
+    if not (first_part and order.receiver_city and order.receiver_address):
+        parts = [
+            (_("province") if china else _("country"), first_part),
             (_("city"), order.receiver_city),
             (_("street address"), order.receiver_address),
         ]
-        if china
-        else [
-            (_("country"), order.receiver_country),
-            (_("city"), order.receiver_city),
-            (_("street address"), order.receiver_address),
-        ]
-    )
-    lacking = [str(label) for label, value in parts if not value]
-    if lacking:
+        lacking = [str(label) for label, value in parts if not value]
         issues.append(IssueSpec(Code.ADDRESS_INCOMPLETE, {"missing": ", ".join(lacking)}))
 
     phone = order.receiver_phone

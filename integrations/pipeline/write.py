@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 
 from integrations.channels.base import ChannelClient, ChannelError, NormalisedOrder, RawOrder
 from integrations.models import ChannelAccount, FieldMapping
+from integrations.pipeline.bulk import insert_rows
 from integrations.pipeline.checks import IssueSpec, SkuResolver, apply_field_mappings, validate, value_at
 from integrations.pipeline.clean import clean_order
 from orders.models import OrderIssue, OrderLine, SalesOrder
@@ -23,36 +24,15 @@ from orders.models import OrderIssue, OrderLine, SalesOrder
 Code = OrderIssue.Code
 Status = SalesOrder.Status
 
-ORDER_FIELDS = [
-    "number",
-    "external_number",
-    "external_status",
-    "status",
-    "buyer",
-    "buyer_note",
-    "seller_note",
-    "receiver_name",
-    "receiver_phone",
-    "receiver_country",
-    "receiver_province",
-    "receiver_city",
-    "receiver_district",
-    "receiver_address",
-    "receiver_zip",
-    "currency",
-    "goods_amount",
-    "shipping_amount",
-    "discount_amount",
-    "paid_amount",
-    "ordered_at",
-    "paid_at",
-    "external_updated_at",
-    "promised_date",
-    "confirmed_at",
-    "payload",
-    "payload_hash",
-    "updated_at",
-]
+# Every column an upsert refreshes; received_at, confirmed_by and the ERP columns keep their values.
+ORDER_UPDATE_COLUMNS = [
+    "number", "external_number", "external_status", "status", "buyer", "buyer_note", "seller_note",
+    "receiver_name", "receiver_phone", "receiver_country", "receiver_province", "receiver_city", "receiver_district",
+    "receiver_address", "receiver_zip", "currency", "goods_amount", "shipping_amount", "discount_amount",
+    "paid_amount", "ordered_at", "paid_at", "external_updated_at", "promised_date", "confirmed_at", "payload",
+    "payload_hash", "updated_at",
+]  # fmt: skip
+ZERO = Decimal(0)
 
 
 @dataclass
@@ -120,17 +100,15 @@ def _promised_date(payload: dict, mappings: list[FieldMapping]) -> date | None:
 
 @dataclass
 class _Prepared:
-    """One order ready to write: its fields, lines and the issues validation found."""
+    """One order ready to write: its column values, its lines' and the issues validation found."""
 
     raw: RawOrder
-    order: SalesOrder
-    lines: list[OrderLine]
+    order: dict[str, Any]
+    lines: list[dict[str, Any]]
     issues: list[IssueSpec]
 
 
-def _sales_order(
-    ctx: IngestContext, raw: RawOrder, data: NormalisedOrder | None, issues: list[IssueSpec]
-) -> SalesOrder:
+def _sales_order(ctx: IngestContext, raw: RawOrder, data: NormalisedOrder | None, issues: list[IssueSpec]) -> dict:
     account = ctx.account
     cancelled = data is not None and (data.cancelled or data.refunded)
     if cancelled:
@@ -139,46 +117,67 @@ def _sales_order(
         status = Status.NEEDS_REVIEW
     else:
         status = Status.CONFIRMED
-    fields: dict[str, Any] = {}
+    row: dict[str, Any] = {
+        "channel_account_id": account.pk,
+        "external_id": raw.external_id,
+        "number": order_number(account, raw.external_id),
+        "external_number": raw.external_id,
+        "external_status": "",
+        "status": status,
+        "buyer": "",
+        "buyer_note": "",
+        "seller_note": "",
+        "receiver_name": "",
+        "receiver_phone": "",
+        "receiver_country": "",
+        "receiver_province": "",
+        "receiver_city": "",
+        "receiver_district": "",
+        "receiver_address": "",
+        "receiver_zip": "",
+        "currency": account.default_currency,
+        "goods_amount": ZERO,
+        "shipping_amount": ZERO,
+        "discount_amount": ZERO,
+        "paid_amount": ZERO,
+        "ordered_at": None,
+        "paid_at": None,
+        "external_updated_at": None,
+        "promised_date": _promised_date(raw.payload, ctx.field_mappings),
+        "received_at": ctx.now,
+        "updated_at": ctx.now,
+        "confirmed_at": ctx.now if status == Status.CONFIRMED else None,
+        "erp_number": "",
+        "erp_state": "",
+        "payload": raw.payload,
+        "payload_hash": raw.payload_hash,
+    }
     if data is not None:
-        fields = {
-            "external_number": data.external_number or raw.external_id,
-            "external_status": data.external_status,
-            "buyer": data.buyer,
-            "buyer_note": data.buyer_note,
-            "seller_note": data.seller_note,
-            "receiver_name": data.receiver_name,
-            "receiver_phone": data.receiver_phone,
-            "receiver_country": data.receiver_country,
-            "receiver_province": data.receiver_province,
-            "receiver_city": data.receiver_city,
-            "receiver_district": data.receiver_district,
-            "receiver_address": data.receiver_address,
-            "receiver_zip": data.receiver_zip,
-            "currency": data.currency,
-            "goods_amount": max(data.goods_amount, Decimal(0)),
-            "shipping_amount": max(data.shipping_amount, Decimal(0)),
-            "discount_amount": max(
-                data.discount_amount + sum((line.discount for line in data.lines), Decimal(0)), Decimal(0)
-            ),
-            "paid_amount": max(data.paid_amount, Decimal(0)),
-            "ordered_at": data.ordered_at,
-            "paid_at": data.paid_at,
-            "external_updated_at": data.updated_at,
-        }
-    return SalesOrder(
-        channel_account=account,
-        external_id=raw.external_id,
-        number=order_number(account, raw.external_id),
-        status=status,
-        currency=fields.pop("currency", account.default_currency),
-        payload=raw.payload,
-        payload_hash=raw.payload_hash,
-        promised_date=_promised_date(raw.payload, ctx.field_mappings),
-        confirmed_at=ctx.now if status == Status.CONFIRMED else None,
-        updated_at=ctx.now,
-        **fields,
-    )
+        line_discounts = sum((line.discount for line in data.lines), ZERO)
+        row.update(
+            external_number=data.external_number or raw.external_id,
+            external_status=data.external_status,
+            buyer=data.buyer,
+            buyer_note=data.buyer_note,
+            seller_note=data.seller_note,
+            receiver_name=data.receiver_name,
+            receiver_phone=data.receiver_phone,
+            receiver_country=data.receiver_country,
+            receiver_province=data.receiver_province,
+            receiver_city=data.receiver_city,
+            receiver_district=data.receiver_district,
+            receiver_address=data.receiver_address,
+            receiver_zip=data.receiver_zip,
+            currency=data.currency,
+            goods_amount=max(data.goods_amount, ZERO),
+            shipping_amount=max(data.shipping_amount, ZERO),
+            discount_amount=max(data.discount_amount + line_discounts, ZERO),
+            paid_amount=max(data.paid_amount, ZERO),
+            ordered_at=data.ordered_at,
+            paid_at=data.paid_at,
+            external_updated_at=data.updated_at,
+        )
+    return row
 
 
 def _prepare(ctx: IngestContext, raw: RawOrder, data: NormalisedOrder | None, error: ChannelError | None) -> _Prepared:
@@ -192,17 +191,17 @@ def _prepare(ctx: IngestContext, raw: RawOrder, data: NormalisedOrder | None, er
     for number, line in enumerate(data.lines, start=1):
         sku = resolved.get(line.external_sku)
         lines.append(
-            OrderLine(
-                line_no=number,
-                external_line_id=line.external_line_id,
-                external_sku=line.external_sku,
-                title=line.title,
-                item_id=sku.item_id if sku else None,
-                qty=line.qty,
-                item_qty=line.qty * sku.qty_per_unit if sku else line.qty,
-                unit_price=max(line.unit_price, Decimal(0)),
-                discount=max(line.discount, Decimal(0)),
-            )
+            {
+                "line_no": number,
+                "external_line_id": line.external_line_id,
+                "external_sku": line.external_sku,
+                "title": line.title,
+                "item_id": sku.item_id if sku else None,
+                "qty": line.qty,
+                "item_qty": line.qty * sku.qty_per_unit if sku else line.qty,
+                "unit_price": max(line.unit_price, ZERO),
+                "discount": max(line.discount, ZERO),
+            }
         )
     return _Prepared(raw, _sales_order(ctx, raw, data, issues), lines, issues)
 
@@ -293,19 +292,15 @@ def ingest_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PageResult:
 def _write(ctx: IngestContext, prepared: list[_Prepared], existing: dict[str, SalesOrder], result: PageResult) -> None:
     if not prepared:
         return
-    written = SalesOrder.objects.bulk_create(
-        [item.order for item in prepared],
-        update_conflicts=True,
-        unique_fields=["channel_account", "external_id"],
-        update_fields=ORDER_FIELDS,
-    )
-    ids = {order.external_id: order.pk for order in written}
-    if None in ids.values():  # databases that do not return ids from an upsert
-        ids = dict(
-            SalesOrder.objects.filter(channel_account=ctx.account, external_id__in=list(ids)).values_list(
-                "external_id", "id"
-            )
+    ids = dict(
+        insert_rows(
+            SalesOrder,
+            [item.order for item in prepared],
+            conflict=["channel_account_id", "external_id"],
+            update=ORDER_UPDATE_COLUMNS,
+            returning=["external_id", "id"],
         )
+    )
     rewritten = [ids[item.raw.external_id] for item in prepared if item.raw.external_id in existing]
     if rewritten:
         OrderLine.objects.filter(order_id__in=rewritten).delete()
@@ -313,32 +308,41 @@ def _write(ctx: IngestContext, prepared: list[_Prepared], existing: dict[str, Sa
     lines, issues = [], []
     for item in prepared:
         order_id = ids[item.raw.external_id]
-        for line in item.lines:
-            line.order_id = order_id
-            lines.append(line)
-        if item.order.status == Status.CANCELLED:
-            continue
-        for spec in item.issues:
-            issues.append(OrderIssue(order_id=order_id, code=spec.code, detail=spec.detail, data=spec.data))
-            result.new_issues[spec.code] += 1
-        if item.issues:
-            result.anomalies += 1
-            if len(result.anomalous_numbers) < 20:
-                result.anomalous_numbers.append(item.order.number)
-        if item.order.status == Status.NEEDS_REVIEW and item.issues and item.issues[0].code == Code.PAYLOAD_INVALID:
-            result.errors.append(
-                {
-                    "code": Code.PAYLOAD_INVALID,
-                    "message": item.issues[0].data["reason"],
-                    "external_id": item.raw.external_id,
-                }
-            )
+        lines.extend({"order_id": order_id, **line} for line in item.lines)
         if item.raw.external_id in existing:
             result.updated += 1
         else:
             result.created += 1
-    OrderLine.objects.bulk_create(lines, batch_size=2000)
-    OrderIssue.objects.bulk_create(issues, batch_size=2000)
+        if item.order["status"] == Status.CANCELLED:
+            continue
+        for spec in item.issues:
+            issues.append(
+                {
+                    "order_id": order_id,
+                    "code": spec.code,
+                    "detail": spec.detail,
+                    "data": spec.data,
+                    "created_at": ctx.now,
+                    "resolved_at": None,
+                    "resolved_by_id": None,
+                    "resolution": "",
+                }
+            )
+            result.new_issues[spec.code] += 1
+        if item.issues:
+            result.anomalies += 1
+            if len(result.anomalous_numbers) < 20:
+                result.anomalous_numbers.append(item.order["number"])
+            if item.issues[0].code == Code.PAYLOAD_INVALID:
+                result.errors.append(
+                    {
+                        "code": Code.PAYLOAD_INVALID,
+                        "message": item.issues[0].data["reason"],
+                        "external_id": item.raw.external_id,
+                    }
+                )
+    insert_rows(OrderLine, lines)
+    insert_rows(OrderIssue, issues)
 
 
 def _flag_settled_changes(

@@ -153,6 +153,9 @@ class OrderBook:
     catalogue: Catalogue = field(default_factory=lambda: DEFAULT_CATALOGUE)
     stored: dict[int, SimOrder] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Paging asks for the same window once per page: keep the last few windows until an order changes.
+    _windows: dict[tuple, list[SimOrder]] = field(default_factory=dict)
+    _version: int = 0
 
     @property
     def step(self) -> timedelta:
@@ -234,6 +237,9 @@ class OrderBook:
     def window(self, start: datetime, end: datetime, status: str | None = None) -> list[SimOrder]:
         """Orders whose modified time is in [start, end), oldest first (generated ones overridden by stored)."""
         with self.lock:
+            key = (start, end, status, self._version)
+            if key in self._windows:
+                return list(self._windows[key])
             stored = dict(self.stored)
         found = []
         for index in self._index_range(start, end):
@@ -247,7 +253,11 @@ class OrderBook:
             if start <= order.modified < end and (status is None or order.status == status):
                 found.append(order)
         found.sort(key=lambda order: (order.modified, order.order_id))
-        return found
+        with self.lock:
+            if len(self._windows) >= 8:
+                self._windows.pop(next(iter(self._windows)))
+            self._windows[key] = found
+        return list(found)
 
     def get(self, order_id: int) -> SimOrder | None:
         with self.lock:
@@ -259,6 +269,8 @@ class OrderBook:
     def put(self, order: SimOrder) -> None:
         with self.lock:
             self.stored[order.order_id] = order
+            self._version += 1
+            self._windows.clear()
 
     def touch(self, order_id: int, *, when: datetime | None = None, **changes: Any) -> SimOrder | None:
         """Change an order as the marketplace would (status, address…), moving its modified time."""
