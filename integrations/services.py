@@ -22,10 +22,19 @@ from integrations.channels.base import (
     HttpTransport,
     NormalisedLine,
     NormalisedOrder,
+    batched,
     prefetch,
 )
 from integrations.models import ChannelAccount, SkuMapping, SyncRun
-from integrations.pipeline import IngestContext, IssueSpec, PageResult, SkuResolver, ingest_page, validate
+from integrations.pipeline import (
+    IngestContext,
+    IssueSpec,
+    PageResult,
+    PageWriter,
+    SkuResolver,
+    prepare_page,
+    validate,
+)
 from orders import services as order_services
 from orders.models import OrderIssue, OrderLine, SalesOrder
 from production.models import Item
@@ -149,38 +158,59 @@ def poll_account(
     run = SyncRun.objects.create(account=account, trigger=trigger, window_start=start, window_end=now)
     totals = PageResult()
     cursor_may_move = True
+    writer: PageWriter | None = None
     try:
         client = channel_client(account, transport)
         ctx = IngestContext.for_account(account, client)
+        writer = PageWriter(ctx)
         for window_start, window_end in _windows(start, now, client.max_window):
             window_complete = True
-            for page in prefetch(client.fetch_window(window_start, window_end, page_size=account.page_size)):
-                run.pages += 1
+            in_flight: set[str] = set()
+            pages = prefetch(client.fetch_window(window_start, window_end, page_size=account.page_size))
+            for page, page_count in batched(pages):
+                run.pages += page_count
                 if page.errors:
                     window_complete = False
                     totals.errors.extend(error.as_record() for error in page.errors)
-                totals.add(ingest_page(ctx, page.orders))
+                ids = {raw.external_id for raw in page.orders}
+                if ids & in_flight:
+                    writer.drain()  # an order seen earlier in this window changed: compare with what is stored
+                in_flight |= ids
+                writer.submit(prepare_page(ctx, page.orders))
+            writer.drain()
             cursor_may_move = cursor_may_move and window_complete
             if cursor_may_move:
                 ChannelAccount.objects.filter(pk=account.pk, lease_owner=owner).update(cursor=window_end)
         run.status = SyncRun.Status.SUCCEEDED if cursor_may_move else SyncRun.Status.PARTIAL
     except ChannelError as exc:
         totals.errors.append(exc.as_record())
-        run.status = SyncRun.Status.PARTIAL if totals.fetched else SyncRun.Status.FAILED
+        run.status = SyncRun.Status.FAILED
+        if writer is not None:
+            writer.drain()  # what was fetched before the error is still written
+            if writer.result.fetched:
+                run.status = SyncRun.Status.PARTIAL
     except Exception as exc:  # recorded on the run, then re-raised for the worker log
         totals.errors.append(
             {"code": "INTERNAL", "message": f"{exc.__class__.__name__}: {exc}"[:500], "external_id": ""}
         )
         run.status = SyncRun.Status.FAILED
+        _close(writer, totals)
         _finish_run(run, totals, transport)
         _release_lease(account.pk, owner)
         raise
+    _close(writer, totals)
     _finish_run(run, totals, transport)
     ChannelAccount.objects.filter(pk=account.pk).update(last_polled_at=now)
     _release_lease(account.pk, owner)
     if totals.anomalies:
         announce_new_issues(account=account, run=run, result=totals)
     return run
+
+
+def _close(writer: PageWriter | None, totals: PageResult) -> None:
+    if writer is not None:
+        writer.close()
+        totals.add(writer.result)
 
 
 def _finish_run(run: SyncRun, totals: PageResult, transport: HttpTransport) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Protocol
 
 import requests
@@ -45,10 +46,14 @@ class RawOrder:
     external_id: str
     payload: dict[str, Any]
 
-    @property
+    @cached_property
+    def canonical_json(self) -> str:
+        """The payload as sorted, compact JSON: hashed to detect changes, and stored as is."""
+        return json.dumps(self.payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    @cached_property
     def payload_hash(self) -> str:
-        canonical = json.dumps(self.payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
 
 
 @dataclass
@@ -247,3 +252,20 @@ def prefetch(pages: Iterator[Page], depth: int = 2) -> Iterator[Page]:
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def batched(pages: Iterator[Page], min_orders: int = 500) -> Iterator[tuple[Page, int]]:
+    """Join consecutive pages until they hold `min_orders` orders: one write per batch costs far less than per page.
+
+    Yields the joined page and how many marketplace pages it holds.
+    """
+    joined, count = Page(), 0
+    for page in pages:
+        joined.orders.extend(page.orders)
+        joined.errors.extend(page.errors)
+        count += 1
+        if len(joined.orders) >= min_orders:
+            yield joined, count
+            joined, count = Page(), 0
+    if count:
+        yield joined, count

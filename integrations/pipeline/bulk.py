@@ -12,7 +12,19 @@ from django.db import connection, models
 from psycopg2.extras import Json
 
 
+class JsonText:
+    """A JSON value already serialised (the intake hashes the same text), so it is not encoded twice."""
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: str, value: Any):
+        self.text = text
+        self.value = value
+
+
 def _adapt(value: Any) -> Any:
+    if isinstance(value, JsonText):
+        return value.text  # an untyped literal, which PostgreSQL reads as the column's jsonb
     return Json(value) if isinstance(value, dict | list) else value
 
 
@@ -47,7 +59,10 @@ def insert_rows(
 
 def _django_insert(model, rows, *, conflict, update, returning) -> list[tuple]:
     field_names = {field.attname: field.name for field in model._meta.concrete_fields}
-    objects = [model(**row) for row in rows]
+    objects = [
+        model(**{name: value.value if isinstance(value, JsonText) else value for name, value in row.items()})
+        for row in rows
+    ]
     if conflict:
         model.objects.bulk_create(
             objects,

@@ -5,18 +5,20 @@ Keyed by (channel account, external id): a re-poll of the same window creates no
 instead of being overwritten.
 """
 
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 
 from integrations.channels.base import ChannelClient, ChannelError, NormalisedOrder, RawOrder
 from integrations.models import ChannelAccount, FieldMapping
-from integrations.pipeline.bulk import insert_rows
+from integrations.pipeline.bulk import JsonText, insert_rows
 from integrations.pipeline.checks import IssueSpec, SkuResolver, apply_field_mappings, validate, value_at
 from integrations.pipeline.clean import clean_order
 from orders.models import OrderIssue, OrderLine, SalesOrder
@@ -149,7 +151,7 @@ def _sales_order(ctx: IngestContext, raw: RawOrder, data: NormalisedOrder | None
         "confirmed_at": ctx.now if status == Status.CONFIRMED else None,
         "erp_number": "",
         "erp_state": "",
-        "payload": raw.payload,
+        "payload": JsonText(raw.canonical_json, raw.payload),
         "payload_hash": raw.payload_hash,
     }
     if data is not None:
@@ -241,27 +243,27 @@ def _normalise(ctx: IngestContext, raw: RawOrder) -> tuple[NormalisedOrder | Non
     return data, None
 
 
-def ingest_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PageResult:
-    """Write one page in one transaction; returns what happened to each order, counted."""
+@dataclass
+class PreparedPage:
+    """A page read, cleaned and checked, waiting to be written."""
+
+    result: PageResult
+    to_write: list[_Prepared]
+    existing_ids: set[str]
+    settled_changes: list[tuple[SalesOrder, RawOrder, dict[str, Any]]]
+
+
+def prepare_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PreparedPage:
+    """Everything short of writing: compare hashes with what is stored, normalise, clean, map and validate."""
     result = PageResult(fetched=len(raw_orders))
     unique = {raw.external_id: raw for raw in raw_orders}  # a duplicate across pages is written once
     existing = {
         row.external_id: row
         for row in SalesOrder.objects.filter(channel_account=ctx.account, external_id__in=list(unique)).only(
-            "id",
-            "external_id",
-            "payload_hash",
-            "status",
-            "external_status",
-            "receiver_name",
-            "receiver_phone",
-            "receiver_province",
-            "receiver_city",
-            "receiver_address",
-            "paid_amount",
-            "number",
+            "id", "external_id", "payload_hash", "status", "external_status", "receiver_name", "receiver_phone",
+            "receiver_province", "receiver_city", "receiver_address", "paid_amount", "number",
         )
-    }
+    }  # fmt: skip
     to_write: list[_Prepared] = []
     settled_changes: list[tuple[SalesOrder, RawOrder, dict[str, Any]]] = []
     with translation.override("zh-hans"):
@@ -282,14 +284,81 @@ def ingest_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PageResult:
                 result.unchanged += 1
             else:
                 to_write.append(_prepare(ctx, raw, data, error))
-
-        with transaction.atomic():
-            _write(ctx, to_write, existing, result)
-            _flag_settled_changes(ctx, settled_changes, result)
-    return result
+    return PreparedPage(result, to_write, set(existing), settled_changes)
 
 
-def _write(ctx: IngestContext, prepared: list[_Prepared], existing: dict[str, SalesOrder], result: PageResult) -> None:
+def write_page(ctx: IngestContext, page: PreparedPage) -> PageResult:
+    """Write a prepared page in one transaction; returns what happened to each order, counted."""
+    with transaction.atomic(), translation.override("zh-hans"):
+        _write(ctx, page.to_write, page.existing_ids, page.result)
+        _flag_settled_changes(ctx, page.settled_changes, page.result)
+    return page.result
+
+
+def ingest_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PageResult:
+    """Prepare and write one page."""
+    return write_page(ctx, prepare_page(ctx, raw_orders))
+
+
+class PageWriter:
+    """Writes prepared pages in order; on PostgreSQL in a thread of its own while the caller prepares the next.
+
+    psycopg2 releases the GIL while the database works, so preparing page k+1 overlaps writing page k.
+    `drain()` waits until everything submitted is committed (before the cursor moves, and before preparing a
+    page that repeats an order still in flight). Elsewhere (SQLite, or inside a caller's transaction, where a
+    second connection could not see the caller's rows) pages are written at once in the caller's thread.
+    """
+
+    def __init__(self, ctx: IngestContext):
+        self.ctx = ctx
+        self.result = PageResult()
+        self.error: BaseException | None = None
+        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        if self.threaded:
+            self.queue: queue.Queue = queue.Queue(maxsize=2)
+            self.thread = threading.Thread(target=self._run, name="loopline-page-writer", daemon=True)
+            self.thread.start()
+
+    def submit(self, page: PreparedPage) -> None:
+        if not self.threaded:
+            self.result.add(write_page(self.ctx, page))
+            return
+        self._raise_error()
+        self.queue.put(page)
+
+    def drain(self) -> None:
+        if self.threaded:
+            self.queue.join()
+        self._raise_error()
+
+    def close(self) -> None:
+        if self.threaded:
+            self.queue.put(None)
+            self.thread.join()
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _run(self) -> None:
+        try:
+            while True:
+                page = self.queue.get()
+                try:
+                    if page is None:
+                        return
+                    if self.error is None:
+                        self.result.add(write_page(self.ctx, page))
+                except BaseException as exc:  # handed to the caller at its next submit or drain
+                    self.error = exc
+                finally:
+                    self.queue.task_done()
+        finally:
+            connection.close()
+
+
+def _write(ctx: IngestContext, prepared: list[_Prepared], existing: set[str], result: PageResult) -> None:
     if not prepared:
         return
     ids = dict(
