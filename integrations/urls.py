@@ -1,7 +1,22 @@
 from django.urls import path
 
+from integrations import views
+
 app_name = "integrations"
 
-urlpatterns: list = [
-    path("", lambda request: None, name="review-queue"),  # replaced by the review queue view
+urlpatterns = [
+    path("", views.review_queue, name="review-queue"),
+    path("bulk/", views.review_bulk, name="review-bulk"),
+    path("items/search/", views.item_search, name="item-search"),
+    path("orders/<str:number>/", views.order_review, name="order-review"),
+    path("orders/<str:number>/map-sku/", views.order_map_sku, name="order-map-sku"),
+    path("orders/<str:number>/receiver/", views.order_receiver, name="order-receiver"),
+    path("orders/<str:number>/acknowledge/", views.order_acknowledge, name="order-acknowledge"),
+    path("orders/<str:number>/approve/", views.order_approve, name="order-approve"),
+    path("orders/<str:number>/force-approve/", views.order_force_approve, name="order-force-approve"),
+    path("orders/<str:number>/reject/", views.order_reject, name="order-reject"),
+    path("sync/", views.sync_health, name="sync-health"),
+    path("sync/export.xlsx", views.sync_export, name="sync-export"),
+    path("sync/accounts/<int:pk>/test/", views.account_test, name="account-test"),
+    path("sync/accounts/<int:pk>/poll/", views.account_poll, name="account-poll"),
 ]
