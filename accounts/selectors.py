@@ -37,6 +37,22 @@ def home_tiles(*, user: User) -> list[dict]:
                 "url": reverse("production:item-list"),
             }
         )
+    if user.has_perm("orders.view_salesorder"):
+        tiles.append(
+            {
+                "title": _("Review queue"),
+                "text": _("Orders waiting for customer service: map SKUs, fix addresses, approve or reject."),
+                "url": reverse("integrations:review-queue"),
+            }
+        )
+    if user.has_perm("integrations.view_syncrun"):
+        tiles.append(
+            {
+                "title": _("Sync health"),
+                "text": _("Each shop's last sync, success rate and errors; test a connection, poll now, export runs."),
+                "url": reverse("integrations:sync-health"),
+            }
+        )
     if is_operator(user):
         tiles.append(
             {

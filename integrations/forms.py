@@ -170,3 +170,15 @@ class AcknowledgeForm(forms.Form):
     """Which of the order's issues the reviewer has read."""
 
     issue = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class ResolveChangeForm(forms.Form):
+    """How a change made on the marketplace after confirmation was handled."""
+
+    issue = forms.IntegerField(widget=forms.HiddenInput)
+    resolution = forms.CharField(
+        label=_("How was it handled?"),
+        max_length=300,
+        min_length=4,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. cancelled in the ERP and stopped production")}),
+    )

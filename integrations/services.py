@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -32,6 +32,7 @@ from integrations.pipeline import (
     PageResult,
     PageWriter,
     SkuResolver,
+    issue_message,
     prepare_page,
     validate,
 )
@@ -159,6 +160,7 @@ def poll_account(
     totals = PageResult()
     cursor_may_move = True
     writer: PageWriter | None = None
+    analyzed_at = 0
     try:
         client = channel_client(account, transport)
         ctx = IngestContext.for_account(account, client)
@@ -178,6 +180,7 @@ def poll_account(
                 in_flight |= ids
                 writer.submit(prepare_page(ctx, page.orders))
             writer.drain()
+            analyzed_at = _refresh_statistics(writer.result.created, analyzed_at)
             cursor_may_move = cursor_may_move and window_complete
             if cursor_may_move:
                 ChannelAccount.objects.filter(pk=account.pk, lease_owner=owner).update(cursor=window_end)
@@ -205,6 +208,21 @@ def poll_account(
     if totals.anomalies:
         announce_new_issues(account=account, run=run, result=totals)
     return run
+
+
+# After this many new orders in one poll, PostgreSQL's planner statistics are refreshed (a first sync or a
+# backfill grows the tables far faster than autovacuum notices, and stale statistics turn the per-page
+# look-up of stored orders into sequential scans).
+ANALYZE_EVERY = 5000
+
+
+def _refresh_statistics(created: int, analyzed_at: int) -> int:
+    if connection.vendor != "postgresql" or created - analyzed_at < ANALYZE_EVERY:
+        return analyzed_at
+    with connection.cursor() as cursor:
+        for model in (SalesOrder, OrderLine, OrderIssue):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    return created
 
 
 def _close(writer: PageWriter | None, totals: PageResult) -> None:
@@ -382,9 +400,27 @@ def review_update_receiver(*, order: SalesOrder, by: User, **fields: str) -> lis
 @transaction.atomic
 def review_acknowledge_issue(*, issue: OrderIssue, by: User) -> OrderIssue:
     """Mark an informational issue (a buyer's note) as read; it does not come back on re-validation."""
-    if issue.code in MANUAL_CODES:
-        raise IntakeError(_("This issue needs a decision: approve over it or reject the order."), code="needs_decision")
+    if issue.code != Code.BUYER_NOTE:
+        # Anything else is fixed (map the SKU, correct the address) or approved over with its own permission.
+        raise IntakeError(
+            _("Only a buyer's note can be acknowledged; fix the other issues or approve over them."),
+            code="not_informational",
+        )
     return order_services.issue_resolve(issue=issue, by=by, resolution=_("acknowledged"))
+
+
+@transaction.atomic
+def review_resolve_change(*, issue: OrderIssue, by: User, resolution: str) -> OrderIssue:
+    """Close a "changed after confirmation" issue once the change was handled (ERP, production, buyer)."""
+    if issue.code != Code.CHANGED_AFTER_CONFIRMATION:
+        raise IntakeError(_("This is not a change after confirmation."), code="wrong_issue")
+    if not by.has_perm("orders.review_salesorder"):
+        raise IntakeError(_("You may not review orders."), code="permission_denied")
+    resolution = resolution.strip()
+    if len(resolution) < 4:
+        raise IntakeError(_("Say how the change was handled."), code="reason_required")
+    issue = OrderIssue.objects.select_for_update().get(pk=issue.pk)
+    return order_services.issue_resolve(issue=issue, by=by, resolution=resolution)
 
 
 @transaction.atomic
@@ -396,7 +432,7 @@ def review_approve(*, order: SalesOrder, by: User) -> SalesOrder:
     if open_issues:
         raise IntakeError(
             _("Order %(number)s still has open issues: %(issues)s")
-            % {"number": order.number, "issues": "; ".join(issue.detail for issue in open_issues)},
+            % {"number": order.number, "issues": "; ".join(issue_message(i.code, i.data) for i in open_issues)},
             code="open_issues",
         )
     return order_services.order_confirm(order=order, by=by)
@@ -405,7 +441,9 @@ def review_approve(*, order: SalesOrder, by: User) -> SalesOrder:
 @transaction.atomic
 def review_force_approve(*, order: SalesOrder, by: User, reason: str) -> SalesOrder:
     """Approve over open issues: needs its own permission and a reason, and is audited with both."""
-    if isinstance(by, AnonymousUser) or not by.has_perm("orders.force_approve_salesorder"):
+    if isinstance(by, AnonymousUser) or not (
+        by.has_perm("orders.review_salesorder") and by.has_perm("orders.force_approve_salesorder")
+    ):
         raise IntakeError(_("You may not approve orders over their open issues."), code="permission_denied")
     reason = reason.strip()
     if len(reason) < 4:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("orders/<str:number>/map-sku/", views.order_map_sku, name="order-map-sku"),
     path("orders/<str:number>/receiver/", views.order_receiver, name="order-receiver"),
     path("orders/<str:number>/acknowledge/", views.order_acknowledge, name="order-acknowledge"),
+    path("orders/<str:number>/resolve-change/", views.order_resolve_change, name="order-resolve-change"),
     path("orders/<str:number>/approve/", views.order_approve, name="order-approve"),
     path("orders/<str:number>/force-approve/", views.order_force_approve, name="order-force-approve"),
     path("orders/<str:number>/reject/", views.order_reject, name="order-reject"),

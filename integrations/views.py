@@ -25,6 +25,7 @@ from integrations.forms import (
     QueueFilterForm,
     ReasonForm,
     ReceiverForm,
+    ResolveChangeForm,
     RunFilterForm,
     SkuMappingForm,
 )
@@ -242,6 +243,23 @@ def order_acknowledge(request: HttpRequest, number: str) -> HttpResponse:
     except ApplicationError as exc:
         return _order_page(request, number, status=exc.status, error=exc.message)
     messages.success(request, _("Buyer's note acknowledged."))
+    return redirect("integrations:order-review", number)
+
+
+@requires(REVIEW)
+@require_POST
+def order_resolve_change(request: HttpRequest, number: str) -> HttpResponse:
+    """Close a "changed after confirmation" issue with how the change was handled."""
+    order = _order_to_review(request, number)
+    form = ResolveChangeForm(request.POST)
+    if not form.is_valid():
+        return _order_page(request, number, status=400, error=_("Say how the change was handled."))
+    issue = get_object_or_404(order.issues, pk=form.cleaned_data["issue"])
+    try:
+        services.review_resolve_change(issue=issue, by=request.user, resolution=form.cleaned_data["resolution"])
+    except ApplicationError as exc:
+        return _order_page(request, number, status=exc.status, error=exc.message)
+    messages.success(request, _("Change marked as handled."))
     return redirect("integrations:order-review", number)
 
 

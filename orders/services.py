@@ -1,5 +1,6 @@
 """Writes on sales orders themselves: confirm, reject, correct the receiver, resolve an issue."""
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -65,7 +66,10 @@ def order_update_receiver(*, order: SalesOrder, by: User, **fields: str) -> Sale
             changes[name] = [getattr(order, name), value]
             setattr(order, name, value)
     if changes:
-        order.full_clean(exclude=["channel_account", "payload"])
+        try:
+            order.full_clean(exclude=["channel_account", "payload"])
+        except ValidationError as exc:
+            raise OrderError(" ".join(exc.messages), code="invalid") from exc
         order.save(update_fields=[*changes, "updated_at"])
         audit_record(actor=by, verb="order.update_receiver", obj=order, changes=changes)
     return order
