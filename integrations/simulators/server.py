@@ -24,6 +24,8 @@ class Faults:
     error_rate: float = 0.0  # HTTP 500/502/503
     throttle_rate: float = 0.0  # the protocol's own rate-limit answer
     garbage_rate: float = 0.0  # HTTP 200 with a body that is not valid JSON
+    timeout_rate: float = 0.0  # the answer comes only after `timeout_seconds`, past a sensible client timeout
+    timeout_seconds: float = 2.0
     latency_ms: int = 0
     down: bool = False  # every request answers 503
     modify_between_pages: bool = False  # an order of a later page changes while a window is being paged
@@ -97,6 +99,9 @@ class FaultInjector:
         roll -= faults.throttle_rate
         if roll < faults.garbage_rate:
             return "garbage"
+        roll -= faults.garbage_rate
+        if roll < faults.timeout_rate:
+            return "timeout"
         return None
 
 
@@ -184,6 +189,9 @@ class SimulatorApp:
             )
         if fault == "throttle":
             return handler.throttled()
+        if fault == "timeout":
+            time.sleep(self.faults.timeout_seconds)
+            return SimResponse(504, b"Gateway Timeout", {"Content-Type": "text/plain"})
         if fault == "garbage":
             return SimResponse(200, b'{"response": {"trades": [{"tid": 12', {"Content-Type": "application/json"})
         return None

@@ -31,7 +31,8 @@ class Shop:
     end: datetime
 
     def transport(self) -> HttpTransport:
-        return HttpTransport(sleep=lambda seconds: None, max_attempts=6, timeout=5)
+        # A short timeout so the simulator's injected slow answers count as timeouts without slowing the suite.
+        return HttpTransport(sleep=lambda seconds: None, max_attempts=6, timeout=1.0)
 
 
 def make_catalogue_items() -> None:

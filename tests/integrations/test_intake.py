@@ -117,16 +117,38 @@ def test_mapping_a_sku_clears_every_waiting_order_with_it_and_maps_future_orders
 
 
 def test_with_injected_errors_and_throttling_nearly_all_orders_arrive_at_once_and_all_by_the_next_poll(shop):  # noqa: F811
-    shop.app.set_faults(error_rate=0.05, throttle_rate=0.05, seed=3)
+    shop.app.set_faults(error_rate=0.03, timeout_rate=0.02, timeout_seconds=1.5, throttle_rate=0.05, seed=3)
     poll(shop)
     expected = paid_ids(shop)
     arrived = set(SalesOrder.objects.values_list("external_id", flat=True))
     assert len(arrived & expected) >= 0.995 * len(expected)
-    shop.app.set_faults(error_rate=0.0, throttle_rate=0.0)
+    shop.app.set_faults(error_rate=0.0, timeout_rate=0.0, throttle_rate=0.0)
     ChannelAccount.objects.filter(pk=shop.account.pk).update(last_polled_at=None)
     poll_account(account_id=shop.account.pk, transport=shop.transport(), now=shop.end + timedelta(minutes=1))
     assert set(SalesOrder.objects.values_list("external_id", flat=True)) == expected
     assert SyncRun.objects.filter(retries__gt=0).exists()
+
+
+def test_an_order_repeated_across_pages_is_written_once(shop):  # noqa: F811
+    shop.app.set_faults(duplicate_across_pages=True)
+    run = poll(shop)
+    assert run.fetched > len(paid_ids(shop)) or run.status == SyncRun.Status.SUCCEEDED
+    assert SalesOrder.objects.count() == len(paid_ids(shop))
+    assert OrderIssue.objects.values("order_id", "code", "data").count() == OrderIssue.objects.count()
+
+
+def test_an_order_modified_while_the_window_is_paged_arrives_in_its_latest_form(shop):  # noqa: F811
+    shop.app.set_faults(modify_between_pages=True)
+    poll(shop)
+    ChannelAccount.objects.filter(pk=shop.account.pk).update(last_polled_at=None)
+    # The touched orders moved past the window's end; the next poll's window reaches them.
+    later = shop.end + timedelta(days=5)
+    shop.app.set_faults(modify_between_pages=False)
+    poll_account(account_id=shop.account.pk, transport=shop.transport(), now=later)
+    stored = dict(SalesOrder.objects.values_list("external_id", "payload_hash"))
+    assert set(stored) == paid_ids(shop)
+    for order in shop.book.stored.values():
+        assert str(order.order_id) in stored
 
 
 def test_a_garbage_page_keeps_the_cursor_so_the_next_poll_fetches_what_it_held(shop):  # noqa: F811

@@ -19,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 5xx")
         parser.add_argument("--throttle-rate", type=float, default=0.0, help="fraction answered with a rate limit")
         parser.add_argument("--garbage-rate", type=float, default=0.0, help="fraction answered with broken JSON")
+        parser.add_argument("--timeout-rate", type=float, default=0.0, help="fraction answered only after 2 s")
         parser.add_argument("--latency-ms", type=int, default=0)
         parser.add_argument("--modify-between-pages", action="store_true")
         parser.add_argument("--duplicate-across-pages", action="store_true")
@@ -28,6 +29,7 @@ class Command(BaseCommand):
             error_rate=options["error_rate"],
             throttle_rate=options["throttle_rate"],
             garbage_rate=options["garbage_rate"],
+            timeout_rate=options["timeout_rate"],
             latency_ms=options["latency_ms"],
             modify_between_pages=options["modify_between_pages"],
             duplicate_across_pages=options["duplicate_across_pages"],
