@@ -12,7 +12,7 @@ def poll_channel(account_id: int, trigger: str = "schedule") -> int | None:
     return run.pk if run else None
 
 
-@shared_task(time_limit=50)
+@shared_task(soft_time_limit=45, time_limit=50)
 def poll_due_channels() -> list[int]:
     """Start a poll for every account whose interval has passed (beat runs this every minute)."""
     due = services.due_account_ids()
@@ -21,7 +21,7 @@ def poll_due_channels() -> list[int]:
     return due
 
 
-@shared_task(time_limit=50)
+@shared_task(soft_time_limit=45, time_limit=50)
 def deliver_notifications() -> dict:
     """Send the notifications that are due, within each robot's per-minute limit."""
     from integrations.notify.services import deliver_due_notifications

@@ -5,6 +5,10 @@ building and preparing model instances, which for tens of thousands of rows cost
 elsewhere Django's bulk_create does the same job.
 """
 
+import csv
+import io
+import json
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,6 +45,8 @@ def insert_rows(
         return []
     if connection.vendor != "postgresql":
         return _django_insert(model, rows, conflict=conflict, update=update, returning=returning)
+    if len(rows) >= COPY_THRESHOLD:
+        return _copy_insert(model, rows, conflict=conflict, update=update, returning=returning)
     from psycopg2.extras import execute_values
 
     columns = list(rows[0])
@@ -55,6 +61,59 @@ def insert_rows(
     with connection.cursor() as cursor:
         result = execute_values(cursor.cursor, sql, values, page_size=1000, fetch=bool(returning))
     return list(result or [])
+
+
+COPY_THRESHOLD = 200
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, JsonText):
+        return value.text
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return value
+
+
+def _copy_insert(model, rows, *, conflict, update, returning) -> list[tuple]:
+    """COPY the rows (no per-row SQL to build or parse); an upsert goes through a temporary staging table."""
+    columns = list(rows[0])
+    table = model._meta.db_table
+    nullable = {field.column for field in model._meta.concrete_fields if field.null}
+    # In CSV an empty unquoted field is NULL; columns that cannot be NULL read it as an empty string instead.
+    not_null = [name for name in columns if name not in nullable]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow([_csv_value(row[name]) for name in columns])
+    buffer.seek(0)
+    column_list = ", ".join(columns)
+    options = f"FORMAT csv, FORCE_NOT_NULL ({', '.join(not_null)})" if not_null else "FORMAT csv"
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        if not conflict:
+            raw.copy_expert(f"COPY {table} ({column_list}) FROM STDIN WITH ({options})", buffer)
+            return []
+        staging = f"_staging_{table}_{zlib.crc32(column_list.encode()):08x}"
+        raw.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+            f"SELECT {column_list} FROM {table} WITH NO DATA"
+        )
+        raw.copy_expert(f"COPY {staging} ({column_list}) FROM STDIN WITH ({options})", buffer)
+        assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in update)
+        sql = (
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} "
+            f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {assignments}"
+        )
+        if returning:
+            sql += f" RETURNING {', '.join(returning)}"
+        raw.execute(sql)
+        result = raw.fetchall() if returning else []
+        raw.execute(f"TRUNCATE {staging}")
+        return result
 
 
 def _django_insert(model, rows, *, conflict, update, returning) -> list[tuple]:

@@ -290,6 +290,11 @@ def prepare_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PreparedPage
 def write_page(ctx: IngestContext, page: PreparedPage) -> PageResult:
     """Write a prepared page in one transaction; returns what happened to each order, counted."""
     with transaction.atomic(), translation.override("zh-hans"):
+        if connection.vendor == "postgresql":
+            # The page's commit need not wait for its WAL flush: the cursor moves in a later, synchronous
+            # commit, which flushes this one first; a crash before that loses only pages the next poll re-reads.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         _write(ctx, page.to_write, page.existing_ids, page.result)
         _flag_settled_changes(ctx, page.settled_changes, page.result)
     return page.result
