@@ -79,3 +79,6 @@ def test_a_task_sent_by_the_web_side_runs_in_the_worker_process_on_embedded_defa
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=30)
     assert "ready" in output
+    # Beat sent its due entries (polls, notifications) without scheduling errors.
+    assert "Couldn't apply scheduled task" not in output
+    assert "Traceback" not in output
