@@ -42,6 +42,8 @@ def _perms(app_label: str, actions: list[str], models_: list[str]) -> list[str]:
 _VIEW_MASTER_DATA = _perms("production", ["view"], _MASTER_DATA)
 
 _READ_ORDERS = _perms("orders", ["view"], ["salesorder", "orderline", "orderissue"])
+_FLOOR = ["workorder", "workorderoperation", "reportevent", "downtime"]
+_READ_FLOOR = _perms("production", ["view"], _FLOOR)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [
@@ -51,9 +53,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("integrations", ["view"], ["channelaccount", "syncrun"]),
         *_perms("integrations", ["view", "add"], ["skumapping"]),
     ],
-    Role.SALES: [*_perms("production", ["view"], ["item", "stocklevel"]), *_READ_ORDERS],
-    Role.OPERATOR: [*_perms("production", ["view"], ["item", "workcenter", "operation", "routingstep"])],
-    Role.TEAM_LEADER: [*_VIEW_MASTER_DATA, "accounts.view_team", "production.view_stocklevel"],
+    Role.SALES: [
+        *_perms("production", ["view"], ["item", "stocklevel", "workorder", "workorderoperation"]),
+        *_READ_ORDERS,
+    ],
+    Role.OPERATOR: [
+        *_perms("production", ["view"], ["item", "workcenter", "operation", "routingstep"]),
+        *_READ_FLOOR,
+        "production.add_reportevent",
+        *_perms("production", ["add", "change"], ["downtime"]),
+    ],
+    Role.TEAM_LEADER: [
+        *_VIEW_MASTER_DATA,
+        "accounts.view_team",
+        "production.view_stocklevel",
+        *_READ_FLOOR,
+        "production.add_reportevent",
+        *_perms("production", ["add", "change"], ["downtime"]),
+    ],
     Role.PRODUCTION_MANAGER: [
         *_VIEW_MASTER_DATA,
         *_perms(
@@ -66,6 +83,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_team",
         "accounts.view_user",
         *_READ_ORDERS,
+        "orders.release_salesorder",
+        *_READ_FLOOR,
+        *_perms("production", ["add", "change"], ["workorder", "workorderoperation", "downtime"]),
     ],
     Role.WAREHOUSE_KEEPER: [
         *_perms("production", ["view"], ["item", "warehouse"]),
@@ -75,6 +95,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("production", ["view"], ["item", "warehouse", "stocklevel"]),
         *_READ_ORDERS,
         "integrations.view_syncrun",
+        *_perms("production", ["view"], ["workorder", "workorderoperation"]),
     ],
     Role.IT_ADMIN: [
         *_perms("accounts", ["add", "change", "view"], ["user", "team"]),
@@ -82,6 +103,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("auth", ["view"], ["group"]),
         *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
         *_READ_ORDERS,
+        *_READ_FLOOR,
         # Approving over open issues is granted to named people (e.g. the customer-service lead) by IT.
         "orders.force_approve_salesorder",
         *_perms(

@@ -87,6 +87,7 @@ class SalesOrder(models.Model):
         permissions = [
             ("review_salesorder", _("Can review orders: fix, approve and reject")),
             ("force_approve_salesorder", _("Can approve an order over its open issues")),
+            ("release_salesorder", _("Can release confirmed orders to production")),
         ]
 
     def __str__(self) -> str:

@@ -6,13 +6,17 @@ from accounts.admin import AuditedAdmin
 from production.errors import BomCycleError
 from production.models import (
     BomLine,
+    Downtime,
     Item,
     Operation,
     OperationAlias,
+    ReportEvent,
     RoutingStep,
     StockLevel,
     Warehouse,
     WorkCenter,
+    WorkOrder,
+    WorkOrderOperation,
     Workshop,
 )
 from production.selectors import normalise_operation_name
@@ -128,3 +132,52 @@ class RoutingStepAdmin(AuditedAdmin):
     search_fields = ["item__code", "item__name", "operation__name"]
     autocomplete_fields = ["item", "operation", "work_center"]
     list_select_related = ["item", "operation", "work_center"]
+
+
+class WorkOrderOperationInline(admin.TabularInline):
+    model = WorkOrderOperation
+    extra = 0
+    fields = ["sequence", "operation", "work_center", "status", "planned_start", "planned_end", "good_qty",
+              "scrap_qty", "rework_qty", "labour_minutes", "code"]  # fmt: skip
+    readonly_fields = ["status", "good_qty", "scrap_qty", "rework_qty", "labour_minutes", "code"]
+    autocomplete_fields = ["operation", "work_center"]
+
+
+@admin.register(WorkOrder)
+class WorkOrderAdmin(AuditedAdmin):
+    list_display = ["number", "item", "qty", "kind", "status", "due_date", "planned_start", "planned_end", "order_line"]
+    list_filter = ["status", "kind", "item__category"]
+    search_fields = ["number", "item__code", "item__name", "erp_number", "order_line__order__number"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["item"]
+    raw_id_fields = ["order_line", "parent", "rework_of"]
+    list_select_related = ["item", "order_line"]
+    inlines = [WorkOrderOperationInline]
+
+
+@admin.register(ReportEvent)
+class ReportEventAdmin(admin.ModelAdmin):
+    """The floor's presses, read-only: they are corrected by new events, never edited."""
+
+    list_display = ["at", "operation", "operator", "action", "good_qty", "scrap_qty", "rework_qty", "reason"]
+    list_filter = ["action", "operation__work_center"]
+    search_fields = ["operation__code", "operation__work_order__number", "operator__username", "client_uuid"]
+    date_hierarchy = "at"
+    list_select_related = ["operation", "operator"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Downtime)
+class DowntimeAdmin(AuditedAdmin):
+    list_display = ["work_center", "reason", "started_at", "ended_at", "reported_by"]
+    list_filter = ["reason", "work_center__workshop", "work_center"]
+    date_hierarchy = "started_at"
+    list_select_related = ["work_center", "reported_by"]
