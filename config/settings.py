@@ -169,6 +169,11 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 ANONYMOUS_USER_NAME = None  # django-guardian: anonymous users get no object permissions
 
+# The shop floor: the first step may process this much more than the work order's quantity (spare pieces),
+# and photos of problems are accepted up to this size.
+LOOPLINE_FIRST_STEP_OVERRUN_PCT = env_int("LOOPLINE_FIRST_STEP_OVERRUN_PCT", 5)
+LOOPLINE_PHOTO_MAX_BYTES = env_int("LOOPLINE_PHOTO_MAX_BYTES", 8_000_000)
+
 # Wrong PINs on the shop-floor tablet: after this many in a row the operator is locked out for a while.
 PIN_MAX_FAILURES = env_int("LOOPLINE_PIN_MAX_FAILURES", 5)
 PIN_LOCKOUT_MINUTES = env_int("LOOPLINE_PIN_LOCKOUT_MINUTES", 15)

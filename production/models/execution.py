@@ -240,6 +240,7 @@ class Downtime(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     client_uuid = models.UUIDField(_("client id of the press"), unique=True)
+    end_client_uuid = models.UUIDField(_("client id of the end press"), unique=True, null=True, blank=True)
 
     class Meta:
         verbose_name = _("downtime")

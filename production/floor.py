@@ -1,0 +1,379 @@
+"""Shop-floor writes: an operator's press on a tablet or scanner, and work-centre downtime.
+
+Every press carries a client-generated UUID. The first time it arrives it is applied to the operation in one
+transaction with the operation row locked (two tablets on one operation never lose an update); a repeated UUID
+(a retry on flaky Wi-Fi, the offline queue replaying) is answered with the first answer and changes nothing.
+The ReportEvent rows are the audit trail of the floor: append-only, with operator, time and device time.
+"""
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from production.errors import ProductionError
+from production.models import Downtime, ReportEvent, WorkCenter, WorkOrder, WorkOrderOperation
+from production.models.execution import DowntimeReason, PauseReason, ScrapReason
+
+Action = ReportEvent.Action
+OpStatus = WorkOrderOperation.Status
+MAX_QTY = Decimal("1000000")
+PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
+
+# (action, status before) → status after. Anything else is refused with the reason.
+TRANSITIONS: dict[tuple[str, str], str] = {
+    (Action.START, OpStatus.PENDING): OpStatus.RUNNING,
+    (Action.PAUSE, OpStatus.RUNNING): OpStatus.PAUSED,
+    (Action.RESUME, OpStatus.PAUSED): OpStatus.RUNNING,
+    (Action.REPORT, OpStatus.RUNNING): OpStatus.RUNNING,
+    (Action.COMPLETE, OpStatus.RUNNING): OpStatus.DONE,
+}
+
+
+class FloorError(ProductionError):
+    """A press that cannot be applied; the message tells the operator why, in their language."""
+
+
+@dataclass
+class PressResult:
+    """What the tablet shows after a press; stored with the event so a replay gets the same answer."""
+
+    event_id: int
+    operation_code: str
+    action: str
+    status: str
+    good_qty: str
+    scrap_qty: str
+    rework_qty: str
+    labour_minutes: str
+    work_order_status: str
+    at: str
+    duplicate: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_client_uuid(value: Any) -> uuid.UUID:
+    """The press's UUID; anything else is refused (a press without one could be counted twice)."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise FloorError(_("The press has no valid id; reload the page and press again."), code="bad_uuid") from exc
+
+
+def parse_qty(value: Any, label: str) -> Decimal:
+    """A reported quantity: a number from 0 up, whole for pieces; text, negatives and NaN are refused."""
+    if value in (None, ""):
+        return Decimal(0)
+    try:
+        qty = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError) as exc:
+        raise FloorError(_("%(label)s must be a number.") % {"label": label}, code="qty_invalid") from exc
+    if not qty.is_finite():
+        raise FloorError(_("%(label)s must be a number.") % {"label": label}, code="qty_invalid")
+    if qty < 0:
+        raise FloorError(_("%(label)s cannot be negative.") % {"label": label}, code="qty_negative")
+    if qty > MAX_QTY:
+        raise FloorError(_("%(label)s is too large.") % {"label": label}, code="qty_invalid")
+    return qty
+
+
+def check_photo(photo: UploadedFile | None) -> None:
+    """Accept JPEG, PNG or WebP pictures up to the configured size, checked by content, not by file name."""
+    if photo is None:
+        return
+    if photo.size > settings.LOOPLINE_PHOTO_MAX_BYTES:
+        raise FloorError(
+            _("The photo is too large (at most %(mb)s MB).") % {"mb": settings.LOOPLINE_PHOTO_MAX_BYTES // 1_000_000},
+            code="photo_too_large",
+        )
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        photo.seek(0)
+        with Image.open(photo) as image:
+            image_format = image.format
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise FloorError(_("The photo is not a picture this system can read."), code="photo_invalid") from exc
+    finally:
+        photo.seek(0)
+    if image_format not in PHOTO_FORMATS:
+        raise FloorError(_("Send the photo as JPEG, PNG or WebP."), code="photo_invalid")
+
+
+def input_limit(operation: WorkOrderOperation) -> tuple[Decimal, WorkOrderOperation | None]:
+    """How much this step may process in all: what the previous step delivered good, or the order's quantity
+    (plus the allowed overrun) for the first step. Returns the limit and the previous step, if any."""
+    previous = (
+        WorkOrderOperation.objects.filter(work_order_id=operation.work_order_id, sequence__lt=operation.sequence)
+        .order_by("-sequence")
+        .only("good_qty", "sequence", "operation__name")
+        .select_related("operation")
+        .first()
+    )
+    if previous is not None:
+        return previous.good_qty, previous
+    overrun = Decimal(settings.LOOPLINE_FIRST_STEP_OVERRUN_PCT) / 100
+    return operation.work_order.qty * (1 + overrun), None
+
+
+def _minutes(since: datetime | None, until: datetime) -> Decimal:
+    if since is None:
+        return Decimal(0)
+    return (Decimal((until - since).total_seconds()) / 60).quantize(Decimal("0.01"))
+
+
+def _check_transition(operation: WorkOrderOperation, action: str) -> str:
+    if operation.work_order.status in (WorkOrder.Status.CANCELLED, WorkOrder.Status.COMPLETED):
+        raise FloorError(
+            _("Work order %(number)s is %(status)s; nothing more can be reported on it.")
+            % {"number": operation.work_order.number, "status": operation.work_order.get_status_display()},
+            code="work_order_closed",
+        )
+    after = TRANSITIONS.get((action, operation.status))
+    if after is None:
+        raise FloorError(
+            _("Cannot %(action)s: the operation is %(status)s.")
+            % {"action": Action(action).label, "status": operation.get_status_display()},
+            code="transition_not_allowed",
+        )
+    return after
+
+
+def _check_quantities(operation: WorkOrderOperation, good: Decimal, scrap: Decimal, rework: Decimal) -> None:
+    if good + scrap + rework == 0:
+        return
+    if operation.work_order.item.unit.upper() in ("PCS", "个", "件", "套", "副", "片", "只"):
+        for qty in (good, scrap, rework):
+            if qty != qty.to_integral_value():
+                raise FloorError(_("Pieces are counted in whole numbers."), code="qty_invalid")
+    limit, previous = input_limit(operation)
+    after = operation.processed_qty + good + scrap + rework
+    if after > limit:
+        left = max(limit - operation.processed_qty, Decimal(0))
+        if previous is not None:
+            message = _(
+                "The previous step (%(step)s) has delivered %(delivered)s good; this step has processed "
+                "%(done)s, so at most %(left)s more can be reported."
+            ) % {
+                "step": previous.operation.name,
+                "delivered": f"{previous.good_qty.normalize():f}",
+                "done": f"{operation.processed_qty.normalize():f}",
+                "left": f"{left.normalize():f}",
+            }
+        else:
+            message = _(
+                "The work order is for %(target)s; this step has processed %(done)s, so at most %(left)s more "
+                "can be reported."
+            ) % {
+                "target": f"{operation.work_order.qty.normalize():f}",
+                "done": f"{operation.processed_qty.normalize():f}",
+                "left": f"{left.normalize():f}",
+            }
+        raise FloorError(message, code="qty_exceeds_input", extra={"max_qty": f"{left.normalize():f}"})
+
+
+def _replay(client_uuid: uuid.UUID) -> PressResult | None:
+    event = ReportEvent.objects.filter(client_uuid=client_uuid).only("result").first()
+    if event is None:
+        return None
+    return PressResult(**{**event.result, "duplicate": True})
+
+
+def report_event_record(
+    *,
+    operation_code: str,
+    operator: User,
+    action: str,
+    client_uuid: Any,
+    good_qty: Any = 0,
+    scrap_qty: Any = 0,
+    rework_qty: Any = 0,
+    reason: str = "",
+    note: str = "",
+    photo: UploadedFile | None = None,
+    client_at: datetime | None = None,
+    now: datetime | None = None,
+) -> PressResult:
+    """Apply one press (start, pause, resume, report, complete) to an operation; a repeated UUID changes nothing."""
+    press_id = parse_client_uuid(client_uuid)
+    replay = _replay(press_id)
+    if replay is not None:
+        return replay
+    if action not in Action.values:
+        raise FloorError(_("Unknown action."), code="action_invalid")
+    good = parse_qty(good_qty, _("Good quantity"))
+    scrap = parse_qty(scrap_qty, _("Scrap quantity"))
+    rework = parse_qty(rework_qty, _("Rework quantity"))
+    if action not in (Action.REPORT, Action.COMPLETE) and good + scrap + rework:
+        raise FloorError(_("Quantities are reported with Report or Complete."), code="qty_not_expected")
+    if action == Action.PAUSE and reason not in PauseReason.values:
+        raise FloorError(_("Choose why the operation is paused."), code="reason_required")
+    if scrap and reason not in ScrapReason.values:
+        raise FloorError(_("Choose the reason for the scrap."), code="reason_required")
+    check_photo(photo)
+    code = (operation_code or "").strip().upper()
+    try:
+        with transaction.atomic():
+            operation = (
+                WorkOrderOperation.objects.select_for_update(of=("self",))
+                .select_related("work_order__item")
+                .filter(code=code)
+                .first()
+            )
+            if operation is None:
+                raise FloorError(_("No operation has the code %(code)s.") % {"code": code[:40]}, code="unknown_code")
+            # Checked again under the lock: a twin of this press may have committed while we waited.
+            replay = _replay(press_id)
+            if replay is not None:
+                return replay
+            result = _apply(operation, operator, action, press_id, good, scrap, rework, reason, note, photo,
+                            client_at, now or timezone.now())  # fmt: skip
+    except IntegrityError:
+        replay = _replay(press_id)
+        if replay is None:
+            raise
+        return replay
+    return result
+
+
+def _apply(operation, operator, action, press_id, good, scrap, rework, reason, note, photo, client_at, now):
+    after = _check_transition(operation, action)
+    _check_quantities(operation, good, scrap, rework)
+    before = operation.status
+    if action == Action.START:
+        operation.actual_start = operation.actual_start or now
+        operation.running_since = now
+    elif action == Action.RESUME:
+        operation.running_since = now
+    elif action in (Action.PAUSE, Action.COMPLETE) and before == OpStatus.RUNNING:
+        operation.labour_minutes += _minutes(operation.running_since, now)
+        operation.running_since = None
+    if action == Action.COMPLETE:
+        operation.actual_end = now
+    operation.good_qty += good
+    operation.scrap_qty += scrap
+    operation.rework_qty += rework
+    operation.status = after
+    operation.last_event_at = now
+    operation.save(
+        update_fields=["status", "good_qty", "scrap_qty", "rework_qty", "actual_start", "actual_end",
+                       "running_since", "labour_minutes", "last_event_at"]
+    )  # fmt: skip
+    work_order = operation.work_order
+    new_status = work_order.status
+    if action == Action.START and work_order.status == WorkOrder.Status.PLANNED:
+        new_status = WorkOrder.Status.IN_PROGRESS
+    if action == Action.COMPLETE and not work_order.operations.exclude(status=OpStatus.DONE).exists():
+        new_status = WorkOrder.Status.COMPLETED
+    if new_status != work_order.status:
+        WorkOrder.objects.filter(pk=work_order.pk).update(status=new_status)
+        work_order.status = new_status
+    event = ReportEvent(
+        operation=operation,
+        operator=operator,
+        action=action,
+        good_qty=good,
+        scrap_qty=scrap,
+        rework_qty=rework,
+        reason=reason[:32],
+        note=(note or "")[:500],
+        client_uuid=press_id,
+        client_at=client_at,
+        at=now,
+    )
+    if photo is not None:
+        event.photo.save(f"{press_id}.{(photo.name or 'photo.jpg').rsplit('.', 1)[-1][:5]}", photo, save=False)
+    event.save()
+    result = PressResult(
+        event_id=event.pk,
+        operation_code=operation.code,
+        action=action,
+        status=operation.status,
+        good_qty=f"{operation.good_qty.normalize():f}",
+        scrap_qty=f"{operation.scrap_qty.normalize():f}",
+        rework_qty=f"{operation.rework_qty.normalize():f}",
+        labour_minutes=f"{operation.labour_minutes:f}",
+        work_order_status=work_order.status,
+        at=now.isoformat(),
+    )
+    ReportEvent.objects.filter(pk=event.pk).update(result=result.as_dict())
+    return result
+
+
+def downtime_start(
+    *,
+    work_center_code: str,
+    reason: str,
+    operator: User,
+    client_uuid: Any,
+    note: str = "",
+    photo: UploadedFile | None = None,
+    now: datetime | None = None,
+) -> Downtime:
+    """Report that a work centre stopped, and why; a second report while it is down returns the open one."""
+    press_id = parse_client_uuid(client_uuid)
+    existing = Downtime.objects.filter(client_uuid=press_id).first()
+    if existing is not None:
+        return existing
+    if reason not in DowntimeReason.values:
+        raise FloorError(_("Choose why the work centre stopped."), code="reason_required")
+    check_photo(photo)
+    work_center = WorkCenter.objects.filter(code=(work_center_code or "").strip().upper()).first()
+    if work_center is None:
+        raise FloorError(
+            _("No work centre has the code %(code)s.") % {"code": work_center_code[:40]}, code="unknown_code"
+        )
+    try:
+        with transaction.atomic():
+            open_downtime = Downtime.objects.select_for_update().filter(work_center=work_center, ended_at__isnull=True)
+            if open_downtime.exists():
+                return open_downtime.get()
+            downtime = Downtime(
+                work_center=work_center,
+                reason=reason,
+                note=(note or "")[:500],
+                started_at=now or timezone.now(),
+                reported_by=operator,
+                client_uuid=press_id,
+            )
+            if photo is not None:
+                downtime.photo.save(f"{press_id}.jpg", photo, save=False)
+            downtime.save()
+            return downtime
+    except IntegrityError:  # a twin press, or another tablet reporting the same stop at the same moment
+        return Downtime.objects.filter(
+            Q(client_uuid=press_id) | Q(work_center=work_center, ended_at__isnull=True)
+        ).first()
+
+
+def downtime_end(*, work_center_code: str, operator: User, client_uuid: Any, now: datetime | None = None) -> Downtime:
+    """The work centre runs again; ends its open downtime (a repeated press returns the same record)."""
+    press_id = parse_client_uuid(client_uuid)
+    done = Downtime.objects.filter(end_client_uuid=press_id).first()
+    if done is not None:
+        return done
+    with transaction.atomic():
+        downtime = (
+            Downtime.objects.select_for_update()
+            .filter(work_center__code=(work_center_code or "").strip().upper(), ended_at__isnull=True)
+            .first()
+        )
+        if downtime is None:
+            raise FloorError(_("This work centre is not stopped."), code="not_stopped")
+        downtime.ended_at = max(now or timezone.now(), downtime.started_at)
+        downtime.ended_by = operator
+        downtime.end_client_uuid = press_id
+        downtime.save(update_fields=["ended_at", "ended_by", "end_client_uuid"])
+        return downtime
