@@ -1,0 +1,243 @@
+#!/usr/bin/env python
+"""Floor reporting under load: N clients POSTing report events to gunicorn on loopback for S seconds.
+
+Prints one JSON line: reports_per_s, p50_ms, p95_ms, lost_updates, double_counted, trivial_per_s (a trivial view
+on the same server in the same run), ratio_to_trivial. Every fifth press is sent twice with the same client UUID,
+as a flaky network would, and several clients report on the same operation at once; afterwards each operation's
+total must equal the presses the server accepted, once each.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loopline .venv/bin/python bench/floor.py --clients 32 --seconds 30
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OPERATIONS = 8
+PASSWORD = "bench-floor-password-1"  # a throwaway user in a scratch database
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def session_for(base: str):
+    import requests
+
+    session = requests.Session()
+    login = session.get(f"{base}/accounts/login/", timeout=10)
+    session.post(
+        f"{base}/accounts/login/",
+        data={"username": "bench-operator", "password": PASSWORD, "csrfmiddlewaretoken": login.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/accounts/login/"},
+        timeout=10,
+    )
+    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    session.headers["Referer"] = base
+    return session
+
+
+def client(args: tuple) -> dict:
+    """One process of the load: `threads` clients, each a keep-alive session, pressing until the deadline."""
+    import threading
+
+    base, codes, threads, deadline, trivial = args
+    latencies: list[float] = []
+    accepted: dict[str, int] = {}
+    errors = 0
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        nonlocal errors
+        session = session_for(base)
+        code = codes[index % len(codes)]
+        count = 0
+        while time.time() < deadline:
+            press = str(uuid.uuid4())
+            sends = 2 if count % 5 == 0 else 1  # a replay, as after a lost answer
+            for _ in range(sends):
+                started = time.perf_counter()
+                if trivial:
+                    response = session.get(f"{base}/healthz", timeout=10)
+                else:
+                    response = session.post(
+                        f"{base}/api/v1/report-events/",
+                        json={"operation_code": code, "action": "report", "client_uuid": press, "good_qty": "1"},
+                        timeout=10,
+                    )
+                elapsed = time.perf_counter() - started
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code in (200, 201):
+                        if not trivial and response.status_code == 201:
+                            accepted[code] = accepted.get(code, 0) + 1
+                    else:
+                        errors += 1
+            count += 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return {"latencies": latencies, "accepted": accepted, "errors": errors}
+
+
+def load(base: str, codes: list[str], clients: int, seconds: float, trivial: bool) -> dict:
+    processes = min(4, clients)
+    per_process = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    deadline = time.time() + seconds + 2  # sessions log in during the first moments
+    with multiprocessing.Pool(processes) as pool:
+        started = time.time()
+        parts = pool.map(client, [(base, codes, n, deadline, trivial) for n in per_process])
+        elapsed = time.time() - started
+    latencies = sorted(lat for part in parts for lat in part["latencies"])
+    accepted: dict[str, int] = {}
+    for part in parts:
+        for code, count in part["accepted"].items():
+            accepted[code] = accepted.get(code, 0) + count
+    return {
+        "requests": len(latencies),
+        "per_s": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else None,
+        "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000 if latencies else None,
+        "accepted": accepted,
+        "errors": sum(part["errors"] for part in parts),
+    }
+
+
+def connections_close_all() -> None:
+    from django.db import connections
+
+    connections.close_all()
+
+
+def run(clients: int, seconds: float) -> dict:
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/floor.py needs DATABASE_URL pointing at PostgreSQL")
+    import psycopg2
+
+    scratch = f"loopline_floor_bench_{os.getpid()}"
+    admin = psycopg2.connect(urlunparse(urlparse(database_url)._replace(path="/postgres")))
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{scratch}"')
+    scratch_url = urlunparse(urlparse(database_url)._replace(path=f"/{scratch}"))
+    os.environ["DATABASE_URL"] = scratch_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    server = None
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from decimal import Decimal
+
+        from accounts.roles import Role
+        from accounts.services import user_create
+        from production.floor import report_event_record
+        from production.models import (
+            Item,
+            Operation,
+            ReportEvent,
+            WorkCenter,
+            WorkOrder,
+            WorkOrderOperation,
+            Workshop,
+        )
+
+        operator = user_create(username="bench-operator", roles=[Role.OPERATOR], password=PASSWORD, by=None)
+        workshop = Workshop.objects.create(code="B", name="bench")
+        center = WorkCenter.objects.create(code="B-1", name="bench", workshop=workshop)
+        step = Operation.objects.create(code="B-OP", name="冲压")
+        item = Item.objects.create(code="B-ITEM", name="bench", kind=Item.Kind.SEMI)
+        codes = []
+        for n in range(OPERATIONS):
+            work_order = WorkOrder.objects.create(number=f"WO-B-{n}", item=item, qty=Decimal(10_000_000))
+            operation = WorkOrderOperation.objects.create(
+                work_order=work_order, sequence=10, operation=step, work_center=center, std_minutes_per_unit=1
+            )
+            report_event_record(
+                operation_code=operation.code, operator=operator, action="start", client_uuid=uuid.uuid4()
+            )
+            codes.append(operation.code)
+
+        connections_close_all()  # the load processes are forked from this one
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": scratch_url, "DJANGO_DEBUG": "1", "LOOPLINE_LOG_LEVEL": "WARNING"}
+        server = subprocess.Popen(
+            [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+             "--workers", "4", "--worker-class", "gthread", "--threads", "8", "--keep-alive", "30",
+             "--log-level", "warning"],
+            cwd=ROOT, env=env,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        import requests
+
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        trivial = load(base, codes, clients, min(seconds, 10), trivial=True)
+        reports = load(base, codes, clients, seconds, trivial=False)
+
+        # A press the server accepted (201) must be in the total exactly once; replays (200) must add nothing.
+        lost = double = 0
+        for code in codes:
+            operation = WorkOrderOperation.objects.get(code=code)
+            events = ReportEvent.objects.filter(operation=operation, action="report").count()
+            accepted = reports["accepted"].get(code, 0)
+            lost += max(0, accepted - int(operation.good_qty))
+            double += max(0, int(operation.good_qty) - accepted) + max(0, events - accepted)
+        return {
+            "clients": clients,
+            "seconds": seconds,
+            "reports_per_s": round(reports["per_s"], 1),
+            "p50_ms": round(reports["p50_ms"], 1),
+            "p95_ms": round(reports["p95_ms"], 1),
+            "requests": reports["requests"],
+            "errors": reports["errors"],
+            "lost_updates": lost,
+            "double_counted": double,
+            "trivial_per_s": round(trivial["per_s"], 1),
+            "trivial_p95_ms": round(trivial["p95_ms"], 1),
+            "ratio_to_trivial": round(reports["per_s"] / trivial["per_s"], 3),
+        }
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        from django.db import connections
+
+        connections.close_all()
+        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    print(json.dumps(run(args.clients, args.seconds)))
+
+
+if __name__ == "__main__":
+    main()
