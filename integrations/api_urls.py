@@ -1,0 +1,14 @@
+"""Routes of the order-intake API, included under /api/v1/."""
+
+from rest_framework.routers import SimpleRouter
+
+from integrations import api
+
+router = SimpleRouter()
+router.register("sales-orders", api.SalesOrderViewSet, basename="api-sales-order")
+router.register("order-issues", api.OrderIssueViewSet, basename="api-order-issue")
+router.register("channel-accounts", api.ChannelAccountViewSet, basename="api-channel-account")
+router.register("sync-runs", api.SyncRunViewSet, basename="api-sync-run")
+router.register("sku-mappings", api.SkuMappingViewSet, basename="api-sku-mapping")
+
+urlpatterns = router.urls
