@@ -10,6 +10,7 @@ from integrations import webhooks
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("production.api_urls")),
+    path("", include("integrations.api_urls")),
 ]
 
 urlpatterns = [

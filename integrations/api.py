@@ -28,7 +28,6 @@ from rest_framework.response import Response
 
 from accounts.api import ErrorSerializer, ModelOrObjectPermissions, Pagination, RestrictedQuerysetMixin
 from accounts.permissions import get_for_user_or_404, restrict
-from accounts.services import audit_record
 from integrations import filters, services
 from integrations.models import ChannelAccount, SkuMapping, SyncRun
 from integrations.pipeline import issue_message
@@ -944,16 +943,4 @@ class SkuMappingViewSet(
         return Response(SkuMappingCreatedSerializer(mapping).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: SkuMapping) -> None:
-        # No service removes a mapping yet; this is the admin's audited delete, in one transaction.
-        with transaction.atomic():
-            audit_record(
-                actor=self.request.user,
-                verb="sku_mapping.delete",
-                obj=instance,
-                changes={
-                    "external_sku": instance.external_sku,
-                    "item": instance.item.code,
-                    "account": instance.channel_account.code if instance.channel_account else None,
-                },
-            )
-            instance.delete()
+        services.sku_mapping_delete(mapping=instance, by=self.request.user)

@@ -376,6 +376,22 @@ def sku_mapping_create(
     return mapping, cleared
 
 
+@transaction.atomic
+def sku_mapping_delete(*, mapping: SkuMapping, by: User | None) -> None:
+    """Remove a SKU mapping; orders already mapped keep their item."""
+    audit_record(
+        actor=by,
+        verb="sku_mapping.delete",
+        obj=mapping,
+        changes={
+            "external_sku": mapping.external_sku,
+            "item": mapping.item.code,
+            "account": mapping.channel_account.code if mapping.channel_account else None,
+        },
+    )
+    mapping.delete()
+
+
 # --- Review queue -----------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,22 @@ from drf_spectacular.generators import SchemaGenerator
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
+    "/api/v1/sales-orders/": {"get"},
+    "/api/v1/sales-orders/{number}/": {"get"},
+    "/api/v1/sales-orders/{number}/approve/": {"post"},
+    "/api/v1/sales-orders/{number}/force-approve/": {"post"},
+    "/api/v1/sales-orders/{number}/reject/": {"post"},
+    "/api/v1/sales-orders/{number}/receiver/": {"post"},
+    "/api/v1/order-issues/{id}/acknowledge/": {"post"},
+    "/api/v1/order-issues/{id}/resolve-change/": {"post"},
+    "/api/v1/channel-accounts/": {"get"},
+    "/api/v1/channel-accounts/{code}/": {"get"},
+    "/api/v1/channel-accounts/{code}/test/": {"post"},
+    "/api/v1/channel-accounts/{code}/poll/": {"post"},
+    "/api/v1/sync-runs/": {"get"},
+    "/api/v1/sync-runs/{id}/": {"get"},
+    "/api/v1/sku-mappings/": {"get", "post"},
+    "/api/v1/sku-mappings/{id}/": {"get", "delete"},
     "/api/v1/me/": {"get"},
     "/api/v1/teams/": {"get"},
     "/api/v1/teams/{code}/": {"get"},
