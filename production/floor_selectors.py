@@ -95,3 +95,50 @@ def work_center_queue(code: str) -> tuple[WorkCenter | None, list[WorkOrderOpera
         .order_by("planned_start", "work_order__number", "sequence")[:50]
     )
     return work_center, operations
+
+
+@dataclass
+class LabourRow:
+    """Standard-time performance of one work centre over a period."""
+
+    work_center_code: str
+    work_center_name: str
+    good_qty: Decimal
+    labour_minutes: Decimal
+    standard_minutes: Decimal
+
+    @property
+    def minutes_per_unit(self) -> Decimal | None:
+        return (self.labour_minutes / self.good_qty).quantize(Decimal("0.01")) if self.good_qty else None
+
+    @property
+    def efficiency_pct(self) -> Decimal | None:
+        """Standard minutes earned per labour minute spent, in percent."""
+        if not self.labour_minutes:
+            return None
+        return (self.standard_minutes / self.labour_minutes * 100).quantize(Decimal("0.1"))
+
+
+def labour_statistics(*, start, end) -> list[LabourRow]:
+    """Per work centre: good output, labour minutes and standard minutes earned by operations finished in
+    [start, end). Trial runs are left out: their times are not standard work."""
+    from django.db.models import DecimalField, ExpressionWrapper, F, Sum
+
+    earned = ExpressionWrapper(
+        F("good_qty") * F("std_minutes_per_unit") + F("setup_minutes"),
+        output_field=DecimalField(max_digits=18, decimal_places=3),
+    )
+    rows = (
+        WorkOrderOperation.objects.filter(
+            status=WorkOrderOperation.Status.DONE, actual_end__gte=start, actual_end__lt=end
+        )
+        .exclude(work_order__kind="trial")
+        .values("work_center__code", "work_center__name")
+        .annotate(good=Sum("good_qty"), labour=Sum("labour_minutes"), standard=Sum(earned))
+        .order_by("work_center__code")
+    )
+    return [
+        LabourRow(row["work_center__code"], row["work_center__name"], row["good"] or Decimal(0),
+                  row["labour"] or Decimal(0), row["standard"] or Decimal(0))
+        for row in rows
+    ]  # fmt: skip

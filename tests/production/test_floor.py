@@ -247,3 +247,23 @@ def translation_en():
     from django.utils import translation
 
     return translation.override("en")
+
+
+@pytest.mark.django_db
+def test_trial_runs_are_kept_out_of_standard_time_statistics(operator):
+    from production.floor_selectors import labour_statistics
+
+    t0 = timezone.now()
+    for number, kind in (("WO-T-0101", "normal"), ("WO-T-0102", "trial")):
+        first = steps(make_work_order(number=number, qty="10", kind=kind))[0]
+        press(first, operator, "start", now=t0)
+        press(first, operator, "complete", good_qty=10, now=t0 + timedelta(minutes=8))
+    rows = {
+        row.work_center_code: row
+        for row in labour_statistics(start=t0 - timedelta(hours=1), end=t0 + timedelta(hours=1))
+    }
+    blanking = rows["CY-01"]
+    assert blanking.good_qty == D(10)  # the trial's 10 are not counted
+    assert blanking.labour_minutes == D(8)
+    assert blanking.standard_minutes == D(5)  # 10 × 0.5 min
+    assert blanking.efficiency_pct == D("62.5")
