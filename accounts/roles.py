@@ -49,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [
         *_perms("production", ["view"], ["item", "warehouse", "stocklevel"]),
         *_READ_ORDERS,
+        "orders.view_erppush",
         "orders.review_salesorder",
         *_perms("integrations", ["view"], ["channelaccount", "syncrun"]),
         *_perms("integrations", ["view", "add"], ["skumapping"]),
@@ -104,6 +105,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
         *_READ_ORDERS,
         *_READ_FLOOR,
+        *_perms("orders", ["view", "change"], ["erppush"]),
+        *_perms("integrations", ["add", "change", "view"], ["erpconnection"]),
         # Approving over open issues is granted to named people (e.g. the customer-service lead) by IT.
         "orders.force_approve_salesorder",
         *_perms(

@@ -47,6 +47,12 @@ class ChannelAccount(models.Model):
     )
     page_size = models.PositiveIntegerField(_("page size"), default=100)
     default_currency = models.CharField(_("currency"), max_length=3, default="CNY")
+    erp_customer_number = models.CharField(
+        _("ERP customer code"),
+        max_length=64,
+        blank=True,
+        help_text=_("The customer the ERP bills this shop's orders to (e.g. the shop's walk-in customer)."),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
     lease_owner = models.CharField(max_length=64, blank=True, editable=False)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -288,3 +294,42 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.subject}"
+
+
+class ErpConnection(models.Model):
+    """The ERP (Kingdee K/3 Cloud) Loopline pushes orders to and pulls master data from; one is active."""
+
+    class AuthMode(models.TextChoices):
+        PASSWORD = "password", _("User name and password")
+        APP_SECRET = "app_secret", _("App ID and secret")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    server_url = models.URLField(_("server URL"), max_length=300, help_text=_("Ends in /K3Cloud/"))
+    acct_id = models.CharField(_("account set (acctID)"), max_length=64)
+    username = models.CharField(_("user name"), max_length=64)
+    auth_mode = models.CharField(_("sign-in"), max_length=16, choices=AuthMode.choices, default=AuthMode.PASSWORD)
+    lcid = models.PositiveIntegerField(_("language (LCID)"), default=2052)
+    credentials_encrypted = models.TextField(_("credentials (encrypted)"), blank=True, editable=False)
+    sale_org_number = models.CharField(_("sales organisation code"), max_length=32, default="100")
+    currency_numbers = models.JSONField(
+        _("currency codes"),
+        default=dict,
+        blank=True,
+        help_text=_('ERP currency code per currency, e.g. {"CNY": "PRE001", "USD": "PRE007"}.'),
+    )
+    tax_rate = models.DecimalField(_("tax rate %"), max_digits=5, decimal_places=2, default=13)
+    push_enabled = models.BooleanField(_("push confirmed orders"), default=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        verbose_name = _("ERP connection")
+        verbose_name_plural = _("ERP connections")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_credentials(self) -> dict[str, str]:
+        return decrypt_json(self.credentials_encrypted) if self.credentials_encrypted else {}
+
+    def set_credentials(self, credentials: dict[str, str]) -> None:
+        self.credentials_encrypted = encrypt_json(credentials)

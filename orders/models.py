@@ -181,3 +181,30 @@ class OrderIssue(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class ErpPush(models.Model):
+    """The outbox entry that carries a confirmed order into the ERP; written in the confirmation's transaction."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be pushed")
+        DONE = "done", _("In the ERP")
+        DEAD = "dead", _("Failed: needs IT")
+
+    order = models.OneToOneField(SalesOrder, verbose_name=_("order"), on_delete=models.CASCADE, related_name="erp_push")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last ERP error"), blank=True)
+    last_error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    pushed_at = models.DateTimeField(_("pushed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ERP push")
+        verbose_name_plural = _("ERP pushes")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="erppush_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.status}"

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record
 from orders.errors import OrderError
-from orders.models import OrderIssue, SalesOrder
+from orders.models import ErpPush, OrderIssue, SalesOrder
 
 RECEIVER_FIELDS = [
     "receiver_name",
@@ -32,6 +32,8 @@ def order_confirm(*, order: SalesOrder, by: User | None, note: str = "") -> Sale
     if not changed:
         raise OrderError(_("Order %(number)s cannot be confirmed in its current state.") % {"number": order.number})
     order.refresh_from_db()
+    # The outbox entry commits with the confirmation, so the ERP push can neither be lost nor run ahead of it.
+    ErpPush.objects.get_or_create(order=order, defaults={"next_attempt_at": now})
     audit_record(actor=by, verb="order.confirm", obj=order, changes={"note": note} if note else {})
     return order
 

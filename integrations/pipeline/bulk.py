@@ -39,9 +39,14 @@ def insert_rows(
     conflict: Sequence[str] = (),
     update: Sequence[str] = (),
     returning: Sequence[str] = (),
+    skip_existing: bool = False,
 ) -> list[tuple]:
-    """Insert rows given as {field attname: value}; with `conflict`, update `update` on a clash (an upsert)."""
+    """Insert rows given as {field attname: value}; with `conflict`, update `update` on a clash (an upsert),
+    or with `skip_existing` leave rows that clash on any unique key alone."""
     if not rows:
+        return []
+    if skip_existing:
+        model.objects.bulk_create([model(**row) for row in rows], ignore_conflicts=True)
         return []
     if connection.vendor != "postgresql":
         return _django_insert(model, rows, conflict=conflict, update=update, returning=returning)

@@ -21,7 +21,7 @@ from integrations.models import ChannelAccount, FieldMapping
 from integrations.pipeline.bulk import JsonText, insert_rows
 from integrations.pipeline.checks import IssueSpec, SkuResolver, apply_field_mappings, validate, value_at
 from integrations.pipeline.clean import clean_order
-from orders.models import OrderIssue, OrderLine, SalesOrder
+from orders.models import ErpPush, OrderIssue, OrderLine, SalesOrder
 
 Code = OrderIssue.Code
 Status = SalesOrder.Status
@@ -417,6 +417,13 @@ def _write(ctx: IngestContext, prepared: list[_Prepared], existing: set[str], re
                 )
     insert_rows(OrderLine, lines)
     insert_rows(OrderIssue, issues)
+    # Confirmed orders enter the ERP outbox in the same transaction as their confirmation.
+    pushes = [
+        {"order_id": ids[item.raw.external_id], "next_attempt_at": ctx.now, "status": ErpPush.Status.PENDING}
+        for item in prepared
+        if item.order["status"] == Status.CONFIRMED
+    ]
+    insert_rows(ErpPush, pushes, skip_existing=True)
 
 
 def _flag_settled_changes(
