@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("production.api_urls")),
     path("", include("integrations.api_urls")),
+    path("", include("production.floor_api_urls")),
 ]
 
 urlpatterns = [
@@ -18,6 +19,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("production/", include("production.urls")),
     path("intake/", include("integrations.urls")),
+    path("orders/", include("orders.urls")),
+    path("print/", include("production.print_urls")),
     path("webhooks/shopify/<str:account_code>/", webhooks.shopify_webhook, name="shopify-webhook"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -10,6 +10,12 @@ from drf_spectacular.generators import SchemaGenerator
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
+    "/api/v1/work-orders/": {"get"},
+    "/api/v1/work-orders/{number}/": {"get"},
+    "/api/v1/work-order-operations/{code}/": {"get"},
+    "/api/v1/report-events/": {"get", "post"},
+    "/api/v1/downtimes/": {"get", "post"},
+    "/api/v1/downtimes/end/": {"post"},
     "/api/v1/sales-orders/": {"get"},
     "/api/v1/sales-orders/{number}/": {"get"},
     "/api/v1/sales-orders/{number}/approve/": {"post"},
