@@ -53,6 +53,14 @@ def home_tiles(*, user: User) -> list[dict]:
                 "url": reverse("integrations:sync-health"),
             }
         )
+    if user.has_perm("orders.release_salesorder"):
+        tiles.append(
+            {
+                "title": _("Release to production"),
+                "text": _("Turn confirmed orders into scheduled work orders; see every work order's plan."),
+                "url": reverse("orders:release"),
+            }
+        )
     if is_operator(user):
         tiles.append(
             {
