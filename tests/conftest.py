@@ -4,10 +4,12 @@ import os
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
+from django.contrib.auth.models import Group
 
 from accounts.models import User
-from accounts.roles import Role
+from accounts.roles import Role, sync_role_groups
 from accounts.services import user_create
 from production.models import Item
 
@@ -22,7 +24,15 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def ensure_role_groups() -> None:
+    """Tests on a transactional database find the tables flushed after an earlier such test, groups included;
+    the groups and their permissions come back exactly as the data migrations make them."""
+    if Group.objects.filter(name__in=[role.value for role in Role]).count() < len(Role):
+        sync_role_groups(django_apps)
+
+
 def make_user(role: Role | None, username: str | None = None, **fields) -> User:
+    ensure_role_groups()
     name = username or (role.value if role else "nobody")
     return user_create(
         username=name,
