@@ -61,6 +61,14 @@ def home_tiles(*, user: User) -> list[dict]:
                 "url": reverse("orders:release"),
             }
         )
+    if user.has_perm("production.add_reportevent"):
+        tiles.append(
+            {
+                "title": _("Shop floor"),
+                "text": _("Scan an operation and report start, pause, quantities, downtime and photos."),
+                "url": reverse("floor:page"),
+            }
+        )
     if is_operator(user):
         tiles.append(
             {

@@ -7,7 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import activate
 from django.views.decorators.http import require_GET, require_POST
 
@@ -81,7 +82,11 @@ def switch_operator(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         services.audit_record(actor=request.user, verb="logout.switch_operator", obj=request.user)
     logout(request)
-    return redirect("accounts:tablet-login")
+    # The next operator signs in and lands where the tablet was: the floor page unless it came from elsewhere.
+    target = request.POST.get("next") or reverse("floor:page")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("floor:page")
+    return redirect(f"{reverse('accounts:tablet-login')}?{urlencode({'next': target})}")
 
 
 @require_POST

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("accounts/", include("accounts.urls")),
     path("production/", include("production.urls")),
+    path("floor/", include("production.floor_urls")),
     path("intake/", include("integrations.urls")),
     path("orders/", include("orders.urls")),
     path("print/", include("production.print_urls")),

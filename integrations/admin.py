@@ -5,7 +5,17 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import AuditedAdmin
 from integrations import services
-from integrations.models import ChannelAccount, FieldMapping, Notification, NotifyChannel, SkuMapping, SyncRun
+from integrations.channels.base import ChannelError
+from integrations.models import (
+    ChannelAccount,
+    ErpConnection,
+    FieldMapping,
+    Notification,
+    NotifyChannel,
+    SkuMapping,
+    SyncRun,
+)
+from orders.models import ErpPush
 
 CREDENTIAL_FIELDS = {
     ChannelAccount.Kind.TAOBAO: ["app_secret", "session"],
@@ -177,3 +187,75 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ErpConnectionForm(forms.ModelForm):
+    """Passwords and secrets are typed in, stored encrypted and never shown again."""
+
+    password = forms.CharField(label=_("Password"), required=False, widget=forms.PasswordInput(render_value=False))
+    app_id = forms.CharField(label=_("App ID"), required=False)
+    app_secret = forms.CharField(label=_("App secret"), required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = ErpConnection
+        fields = ["name", "server_url", "acct_id", "username", "auth_mode", "lcid", "sale_org_number",
+                  "currency_numbers", "tax_rate", "push_enabled", "enabled"]  # fmt: skip
+
+
+@admin.register(ErpConnection)
+class ErpConnectionAdmin(admin.ModelAdmin):
+    form = ErpConnectionForm
+    list_display = ["name", "server_url", "acct_id", "username", "auth_mode", "push_enabled", "enabled"]
+    actions = ["test_connection"]
+
+    def save_model(self, request, obj, form, change):
+        typed = {
+            key: form.cleaned_data[key] for key in ("password", "app_id", "app_secret") if form.cleaned_data.get(key)
+        }
+        if typed:
+            obj.set_credentials({**(obj.get_credentials() if obj.credentials_encrypted else {}), **typed})
+        super().save_model(request, obj, form, change)
+        from accounts.services import audit_record
+
+        audit_record(
+            actor=request.user,
+            verb="erp_connection.update" if change else "erp_connection.create",
+            obj=obj,
+            changes={"server_url": obj.server_url, "credentials_changed": sorted(typed)},
+        )
+
+    @admin.action(description=_("Test connection (sign in)"))
+    def test_connection(self, request, queryset):
+        from integrations.erp.outbox import erp_client
+
+        for connection in queryset:
+            try:
+                erp_client(connection).test_connection()
+            except ChannelError as exc:
+                self.message_user(request, f"{connection}: {exc.code} {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, _("%(name)s: signed in.") % {"name": connection}, messages.SUCCESS)
+
+
+@admin.register(ErpPush)
+class ErpPushAdmin(admin.ModelAdmin):
+    """The ERP outbox: IT sees what failed with the ERP's own message, fixes the cause and retries."""
+
+    list_display = ["order", "status", "attempts", "last_error_code", "last_error", "next_attempt_at", "pushed_at"]
+    list_filter = ["status", "last_error_code"]
+    search_fields = ["order__number", "last_error"]
+    list_select_related = ["order"]
+    readonly_fields = ["order", "status", "attempts", "next_attempt_at", "last_error", "last_error_code",
+                       "created_at", "pushed_at"]  # fmt: skip
+    actions = ["retry"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description=_("Retry the push"), permissions=["change"])
+    def retry(self, request, queryset):
+        from integrations.erp.outbox import erp_push_retry
+
+        for push in queryset:
+            erp_push_retry(push=push, by=request.user)
+        self.message_user(request, _("The pushes are queued again."), messages.SUCCESS)

@@ -76,7 +76,7 @@ def test_switching_operator_ends_the_session_and_shows_the_badge_page(client, op
     client.force_login(operator)
     response = client.post(reverse("accounts:switch-operator"))
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:tablet-login")
+    assert response["Location"] == reverse("accounts:tablet-login") + "?next=%2Ffloor%2F"
     assert "_auth_user_id" not in client.session
 
 
