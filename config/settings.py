@@ -146,6 +146,7 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {"task": "accounts.tasks.clear_expired_sessions", "schedule": crontab(hour=3, minute=0)},
     "poll-due-channels": {"task": "integrations.tasks.poll_due_channels", "schedule": 60.0},
     "deliver-notifications": {"task": "integrations.tasks.deliver_notifications", "schedule": 30.0},
+    "drain-erp-outbox": {"task": "integrations.tasks.drain_erp_outbox", "schedule": 60.0},
 }
 
 # Fernet keys for secrets at rest, newest first; older ones still decrypt until `manage.py rotate_secrets`.

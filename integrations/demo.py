@@ -5,9 +5,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.models import ChannelAccount, NotifyChannel
+from integrations.models import ChannelAccount, ErpConnection, NotifyChannel
 from integrations.services import channel_account_save
 from integrations.simulators import credentials
+from integrations.simulators.k3_credentials import K3CLOUD
 
 DEFAULT_SIMULATOR_URL = "http://127.0.0.1:8100"
 
@@ -36,6 +37,7 @@ def seed_intake_demo(*, simulator_url: str = DEFAULT_SIMULATOR_URL) -> list[str]
             base_url=base_url,
             app_key=app_key,
             default_currency=currency,
+            erp_customer_number={"TB1": "CUST0001", "JD1": "CUST0002", "SH1": "CUST0003"}[code],
             # The demo polls every minute so a new user sees orders arrive; production keeps 15.
             poll_interval_minutes=1,
             backfill_from=timezone.now() - timedelta(hours=6),
@@ -65,4 +67,15 @@ def seed_intake_demo(*, simulator_url: str = DEFAULT_SIMULATOR_URL) -> list[str]
             channel.set_secrets(secrets)
         channel.save()
         created.append(name)
+    if not ErpConnection.objects.exists():
+        connection = ErpConnection(
+            name="金蝶云星空（模拟）",
+            server_url=f"{url}/k3cloud/K3Cloud/",
+            acct_id=K3CLOUD["acct_id"],
+            username=K3CLOUD["username"],
+            currency_numbers={"CNY": "PRE001", "USD": "PRE007"},
+        )
+        connection.set_credentials({"password": K3CLOUD["password"]})
+        connection.save()
+        created.append(connection.name)
     return created

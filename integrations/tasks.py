@@ -27,3 +27,13 @@ def deliver_notifications() -> dict:
     from integrations.notify.services import deliver_due_notifications
 
     return deliver_due_notifications()
+
+
+@shared_task(soft_time_limit=240, time_limit=270)
+def drain_erp_outbox() -> dict:
+    """Push confirmed orders into the ERP (beat runs this every minute; a run stops early if the ERP struggles)."""
+    from dataclasses import asdict
+
+    from integrations.erp.outbox import drain_erp_outbox as drain
+
+    return asdict(drain())

@@ -19,6 +19,8 @@ def build_app(
     from integrations.simulators.aliyun_sms import AliyunSmsSimulator
     from integrations.simulators.dingtalk import DingTalkSimulator
     from integrations.simulators.jd import JdSimulator
+    from integrations.simulators.k3_credentials import K3CLOUD
+    from integrations.simulators.k3cloud import K3CloudSimulator
     from integrations.simulators.shopify import ShopifySimulator
     from integrations.simulators.taobao import TaobaoSimulator
     from integrations.simulators.wecom import WecomSimulator
@@ -41,6 +43,7 @@ def build_app(
         DingTalkSimulator(credentials.DINGTALK),
         WecomSimulator(credentials.WECOM),
         AliyunSmsSimulator(credentials.ALIYUN_SMS),
+        K3CloudSimulator(K3CLOUD),
     ]
     app = SimulatorApp(handlers, faults)
     app.books = books
