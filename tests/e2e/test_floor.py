@@ -162,8 +162,12 @@ def test_an_operator_scans_starts_reports_and_completes_an_operation(page: Page,
     ]
     assert ReportEvent.objects.get(action="report").reason == "dimension"
     assert set(ReportEvent.objects.values_list("operator__username", flat=True)) == {"op.wang"}
-    # TODO(floor API): once GET /api/v1/… for work-order operations exists, also assert status done, good 10 and
-    # scrap 1 through it here (it is being built alongside this page).
+    # The same totals, as another system reads them through the API with the operator's session.
+    api = page.request.get(f"{live_server.url}/api/v1/work-order-operations/{first.code}/")
+    assert api.status == 200, api.text()
+    body = api.json()
+    assert body["status"] == "done"
+    assert Decimal(body["good_qty"]) == 10 and Decimal(body["scrap_qty"]) == 1
 
 
 def test_a_press_made_offline_waits_on_the_tablet_and_is_sent_once_back_online(page: Page, live_server, screenshot):
