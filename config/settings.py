@@ -147,6 +147,7 @@ CELERY_BEAT_SCHEDULE = {
     "poll-due-channels": {"task": "integrations.tasks.poll_due_channels", "schedule": 60.0},
     "deliver-notifications": {"task": "integrations.tasks.deliver_notifications", "schedule": 30.0},
     "drain-erp-outbox": {"task": "integrations.tasks.drain_erp_outbox", "schedule": 60.0},
+    "pull-erp-production-orders": {"task": "integrations.tasks.pull_erp_production_orders", "schedule": 600.0},
 }
 
 # Fernet keys for secrets at rest, newest first; older ones still decrypt until `manage.py rotate_secrets`.

@@ -37,3 +37,11 @@ def drain_erp_outbox() -> dict:
     from integrations.erp.outbox import drain_erp_outbox as drain
 
     return asdict(drain())
+
+
+@shared_task(soft_time_limit=540, time_limit=570)
+def pull_erp_production_orders() -> list[str]:
+    """Turn newly audited ERP production orders into scheduled work orders (beat runs this every 10 minutes)."""
+    from integrations.erp.production_orders import erp_pull_production_orders
+
+    return erp_pull_production_orders().created
