@@ -105,11 +105,9 @@ def test_an_operator_signs_in_by_scanning_a_badge_and_the_next_operator_takes_ov
     expect(heading(page)).to_have_text("欢迎，王伟")
     expect(page.locator(".topbar .who")).to_have_text("王伟 (op.wang)")
 
-    # The first operator leaves: log out, then the tablet sign-in page waits for the next operator.
-    page.get_by_role("button", name="退出登录").click()
-    expect(page).to_have_url(re.compile(r"/accounts/login/$"))
-    page.locator("main a[href='/accounts/tablet/']").click()
-    expect(page).to_have_url(live_server.url + "/accounts/tablet/")
+    # The first operator hands the tablet over: the sign-in page waits for the next one, then opens the floor.
+    page.locator(".topbar").get_by_role("button", name="切换操作员").click()
+    expect(page).to_have_url(re.compile(r"/accounts/tablet/\?next=%2Ffloor%2F$"))
     expect(heading(page)).to_have_text("操作员登录")
     expect(page.locator(".topbar .who")).to_have_count(0)
 
@@ -123,8 +121,7 @@ def test_an_operator_signs_in_by_scanning_a_badge_and_the_next_operator_takes_ov
     expect(pin).to_have_value("2468")
     page.locator(".keypad button[type=submit]").click()
 
-    expect(page).to_have_url(live_server.url + "/")
-    expect(heading(page)).to_have_text("欢迎，李娜")
+    expect(page).to_have_url(live_server.url + "/floor/")
     expect(page.locator(".topbar .who")).to_have_text("李娜 (op.li)")
 
 
