@@ -40,9 +40,12 @@ def clean_text(value: str | None, *, max_length: int | None = None) -> str:
     """Trim, fold full-width characters to half-width, drop control characters and collapse spaces."""
     if not value:
         return ""
-    text = unicodedata.normalize("NFKC", str(value))
-    text = _CONTROL.sub("", text)
-    text = _SPACES.sub(" ", text).strip()
+    text = str(value)
+    # Most fields are already clean (codes, numbers, tidy names): skip the normalisation, it runs per field per order.
+    if not (text.isascii() and text.isprintable() and "  " not in text and text == text.strip()):
+        text = unicodedata.normalize("NFKC", text)
+        text = _CONTROL.sub("", text)
+        text = _SPACES.sub(" ", text).strip()
     return text[:max_length] if max_length else text
 
 

@@ -419,11 +419,21 @@ def _write(ctx: IngestContext, prepared: list[_Prepared], existing: set[str], re
     insert_rows(OrderIssue, issues)
     # Confirmed orders enter the ERP outbox in the same transaction as their confirmation.
     pushes = [
-        {"order_id": ids[item.raw.external_id], "next_attempt_at": ctx.now, "status": ErpPush.Status.PENDING}
+        {
+            "order_id": ids[item.raw.external_id],
+            "status": ErpPush.Status.PENDING,
+            "attempts": 0,
+            "next_attempt_at": ctx.now,
+            "last_error": "",
+            "last_error_code": "",
+            "created_at": ctx.now,
+            "pushed_at": None,
+        }
         for item in prepared
         if item.order["status"] == Status.CONFIRMED
     ]
-    insert_rows(ErpPush, pushes, skip_existing=True)
+    # Only orders new to Loopline or still unsettled reach here, and those have no push yet: a plain insert.
+    insert_rows(ErpPush, pushes)
 
 
 def _flag_settled_changes(
