@@ -4,6 +4,7 @@ Every viewset restricts its queryset through `accounts.permissions.restrict` bef
 user may not see answers 404, never 403; domain errors become `{"code", "detail"}` in `accounts.api_errors`.
 """
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import pagination, permissions, serializers, viewsets
@@ -39,6 +40,35 @@ class Pagination(pagination.PageNumberPagination):
         descriptions = {
             "count": "Number of objects matching the filters, over all pages.",
             "next": "URL of the next page; null on the last page.",
+            "previous": "URL of the previous page; null on the first page.",
+            "results": "The objects of this page.",
+        }
+        for name, description in descriptions.items():
+            response["properties"][name]["description"] = description
+        return response
+
+
+class CursorPagination(pagination.CursorPagination):
+    """Cursor pagination for big, growing lists: a page never repeats or skips rows that arrive meanwhile.
+
+    The order comes from the view's `ordering` (or the `ordering` parameter); the id is appended so that rows
+    sharing a timestamp still come in one fixed order, which the cursor's offsets rely on.
+    """
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+    def get_ordering(self, request: Request, queryset: QuerySet, view) -> tuple[str, ...]:
+        ordering = super().get_ordering(request, queryset, view)
+        if not any(field.lstrip("-") in ("id", "pk") for field in ordering):
+            ordering = (*ordering, "-id" if ordering[0].startswith("-") else "id")
+        return ordering
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        response = super().get_paginated_response_schema(schema)
+        descriptions = {
+            "next": "URL of the next page (it carries an opaque cursor); null on the last page.",
             "previous": "URL of the previous page; null on the first page.",
             "results": "The objects of this page.",
         }

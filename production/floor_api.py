@@ -20,14 +20,14 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, pagination, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import ErrorSerializer, RestrictedQuerysetMixin
+from accounts.api import CursorPagination, ErrorSerializer, RestrictedQuerysetMixin
 from accounts.models import User
 from accounts.permissions import ModelPermissions, restrict
 from production.floor import FloorError, PressResult, downtime_end, downtime_start, report_event_record
@@ -75,35 +75,6 @@ ERRORS = {
         ),
     ),
 }
-
-
-class CursorPagination(pagination.CursorPagination):
-    """Cursor pagination for big, growing lists: a page never repeats or skips rows that arrive meanwhile.
-
-    The order comes from the view's `ordering` (or the `ordering` parameter); the id is appended so that rows
-    sharing a timestamp still come in one fixed order, which the cursor's offsets rely on.
-    """
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-    def get_ordering(self, request: Request, queryset: QuerySet, view) -> tuple[str, ...]:
-        ordering = super().get_ordering(request, queryset, view)
-        if not any(field.lstrip("-") in ("id", "pk") for field in ordering):
-            ordering = (*ordering, "-id" if ordering[0].startswith("-") else "id")
-        return ordering
-
-    def get_paginated_response_schema(self, schema: dict) -> dict:
-        response = super().get_paginated_response_schema(schema)
-        descriptions = {
-            "next": "URL of the next page (it carries an opaque cursor); null on the last page.",
-            "previous": "URL of the previous page; null on the first page.",
-            "results": "The objects of this page.",
-        }
-        for name, description in descriptions.items():
-            response["properties"][name]["description"] = description
-        return response
 
 
 class ChangeModelPermissions(ModelPermissions):
