@@ -35,10 +35,11 @@ from accounts.api import (
 )
 from accounts.permissions import get_for_user_or_404, restrict
 from integrations import filters, services
+from integrations.erp.outbox import erp_push_retry
 from integrations.models import ChannelAccount, SkuMapping, SyncRun
 from integrations.pipeline import issue_message
 from integrations.tasks import poll_channel
-from orders.models import OrderIssue, OrderLine, SalesOrder
+from orders.models import ErpPush, OrderIssue, OrderLine, SalesOrder
 from orders.services import RECEIVER_FIELDS
 from production.models import Item
 
@@ -921,3 +922,75 @@ class SkuMappingViewSet(
 
     def perform_destroy(self, instance: SkuMapping) -> None:
         services.sku_mapping_delete(mapping=instance, by=self.request.user)
+
+
+# --- The ERP outbox --------------------------------------------------------------------------------------
+
+
+class ErpPushSerializer(serializers.ModelSerializer):
+    """Where a confirmed order stands on its way into the ERP."""
+
+    order = serializers.SlugRelatedField(
+        slug_field="number", read_only=True, help_text=_("Loopline number of the order pushed.")
+    )
+    erp_number = serializers.CharField(
+        source="order.erp_number", read_only=True, help_text=_("The ERP's bill number once pushed, else empty.")
+    )
+
+    class Meta:
+        model = ErpPush
+        fields = ["id", "order", "status", "attempts", "next_attempt_at", "last_error_code", "last_error",
+                  "created_at", "pushed_at", "erp_number"]  # fmt: skip
+        extra_kwargs = {
+            "id": {"help_text": _("Id of the outbox entry, for the retry endpoint.")},
+            "status": {"help_text": _("pending (waiting or retrying), done (in the ERP) or dead (needs IT).")},
+            "attempts": {"help_text": _("Pushes tried so far.")},
+            "next_attempt_at": {"help_text": _("When the next try is due; null once done or dead.")},
+            "last_error_code": {"help_text": _("Code of the last failure, e.g. K3_VALIDATION or TIMEOUT.")},
+            "last_error": {"help_text": _("The ERP's own message of the last failure.")},
+            "created_at": {"help_text": _("When the order was confirmed and queued.")},
+            "pushed_at": {"help_text": _("When the ERP accepted the order.")},
+        }
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="ERP outbox entries",
+        description=(
+            "One entry per confirmed order; filter with `status` (pending, done, dead). Needs orders.view_erppush."
+        ),
+    ),
+    retrieve=extend_schema(summary="One ERP outbox entry", responses={200: ErpPushSerializer, **ERRORS}),
+)
+@extend_schema(tags=["erp"])
+class ErpPushViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """The ERP outbox, read-only, with a retry for dead-lettered entries."""
+
+    queryset = ErpPush.objects.select_related("order")
+    serializer_class = ErpPushSerializer
+    pagination_class = CursorPagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_fields = ["status"]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "-id"]
+    required_perms: tuple[str, ...] = ()
+
+    @extend_schema(
+        summary="Retry a failed push",
+        description=(
+            "Puts a dead-lettered (or waiting) entry back in the queue after the cause was fixed in the ERP or on "
+            "the order; audited. Code `already_pushed` if the order is in the ERP. Needs orders.change_erppush."
+        ),
+        request=None,
+        responses={200: ErpPushSerializer, **ERRORS},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[RequiredPermissions],
+        required_perms=("orders.change_erppush",),
+        filter_backends=[],
+    )
+    def retry(self, request: Request, pk: str | None = None) -> Response:
+        push = get_for_user_or_404(ErpPush.objects.all(), request.user, "view", pk=pk)
+        return Response(self.get_serializer(erp_push_retry(push=push, by=request.user)).data)

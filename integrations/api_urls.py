@@ -10,5 +10,6 @@ router.register("order-issues", api.OrderIssueViewSet, basename="api-order-issue
 router.register("channel-accounts", api.ChannelAccountViewSet, basename="api-channel-account")
 router.register("sync-runs", api.SyncRunViewSet, basename="api-sync-run")
 router.register("sku-mappings", api.SkuMappingViewSet, basename="api-sku-mapping")
+router.register("erp-pushes", api.ErpPushViewSet, basename="api-erp-push")
 
 urlpatterns = router.urls

@@ -10,6 +10,9 @@ from drf_spectacular.generators import SchemaGenerator
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
+    "/api/v1/erp-pushes/": {"get"},
+    "/api/v1/erp-pushes/{id}/": {"get"},
+    "/api/v1/erp-pushes/{id}/retry/": {"post"},
     "/api/v1/work-orders/": {"get"},
     "/api/v1/work-orders/{number}/": {"get"},
     "/api/v1/work-order-operations/{code}/": {"get"},
