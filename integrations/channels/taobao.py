@@ -11,7 +11,6 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +26,11 @@ from integrations.channels.base import (
     check_http_status,
     parse_json,
 )
+from integrations.channels.fields import Unreadable as _Unreadable
+from integrations.channels.fields import integer as _integer
+from integrations.channels.fields import money as _money
+from integrations.channels.fields import short as _short
+from integrations.channels.fields import text as _text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -294,10 +298,6 @@ def top_error(error: dict[str, Any]) -> ChannelError:
 # -- reading ----------------------------------------------------------------------------------------------
 
 
-class _Unreadable(ValueError):
-    """A field of a trade that cannot be read; becomes PAYLOAD_INVALID with the trade's tid."""
-
-
 def _normalise(payload: dict[str, Any], tid: str) -> NormalisedOrder:
     status = _text(payload.get("status"))
     orders = _orders(payload.get("orders"))
@@ -371,43 +371,6 @@ def _tid(payload: dict[str, Any]) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         return ""
     return str(value).strip()
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _short(value: Any) -> str:
-    return repr(value)[:60]
-
-
-def _money(data: dict[str, Any], key: str, label: str | None = None) -> Decimal:
-    """A money field (a 2-decimal yuan string in TOP) as Decimal; absent or empty reads as 0."""
-    value = data.get(key)
-    if value is None or value == "":
-        return Decimal(0)
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Unreadable(f"{label or key} is not a number: {_short(value)}")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise _Unreadable(f"{label or key} is not a number: {_short(value)}") from None
-    if not amount.is_finite():
-        raise _Unreadable(f"{label or key} is not a number: {_short(value)}")
-    return amount
-
-
-def _integer(value: Any, label: str) -> Decimal:
-    """A whole quantity (`num` is a JSON number in TOP); negative is left for validation to judge."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _Unreadable(f"{label} is not an integer: {_short(value)}")
-    try:
-        qty = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise _Unreadable(f"{label} is not an integer: {_short(value)}") from None
-    if not qty.is_finite() or qty != qty.to_integral_value():
-        raise _Unreadable(f"{label} is not an integer: {_short(value)}")
-    return Decimal(int(qty))
 
 
 def _time(data: dict[str, Any], key: str) -> datetime | None:
