@@ -2,10 +2,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
-from accounts.models import AuditEvent, Team, User
+from accounts.errors import ApplicationError
+from accounts.models import ApiKey, AuditEvent, Team, User
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -129,3 +131,77 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ApiKeyAddForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["name", "role"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """IT creates keys for other systems (the key is shown once, on the page after saving) and revokes them."""
+
+    list_display = ["name", "role", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["role", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    actions = ["revoke"]
+    readonly_fields = [
+        "name",
+        "role",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else ["name", "role"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            key, raw_key = services.api_key_create(name=obj.name, role=obj.role, by=request.user)
+        except ApplicationError as exc:
+            # Checked by the form already (unique name, role choices); a race is still reported, not a 500.
+            raise forms.ValidationError(exc.message) from exc
+        obj.__dict__.update({k: v for k, v in key.__dict__.items() if not k.startswith("_")})
+        request.loopline_new_api_key = raw_key
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "key": obj,
+            "raw_key": request.loopline_new_api_key,
+            "title": _("API key created"),
+        }
+        # Rendered in this response only: the key never goes into a message cookie, the session or a log.
+        return TemplateResponse(request, "admin/accounts/apikey/created.html", context)
+
+    def has_change_permission(self, request, obj=None):
+        # Keys are not edited: revoke one and create another; the change page only shows it.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Kept after revocation: the audit trail refers to it.
+        return False
+
+    @admin.action(description=_("Revoke the selected API keys"), permissions=["revoke"])
+    def revoke(self, request, queryset):
+        for key in queryset:
+            services.api_key_revoke(key=key, by=request.user)
+        self.message_user(request, _("API keys revoked; requests with them are refused from now on."), messages.SUCCESS)
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.revoke_apikey")

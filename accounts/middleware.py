@@ -2,7 +2,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from accounts.context import current_ip
+from accounts.context import current_api_key, current_ip
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -11,14 +11,17 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 class AuditContextMiddleware:
-    """Remembers the client address so AuditEvents written during the request carry it."""
+    """Remembers the client address (and, once the API authenticates one, the API key) so AuditEvents written
+    during the request carry them."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = current_ip.set(client_ip(request))
+        key_token = current_api_key.set(None)
         try:
             return self.get_response(request)
         finally:
+            current_api_key.reset(key_token)
             current_ip.reset(token)

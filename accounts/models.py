@@ -1,3 +1,4 @@
+import hashlib
 import secrets
 
 from django.conf import settings
@@ -7,6 +8,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Role
 
 BADGE_PREFIX = "LLB-"
 
@@ -95,6 +98,76 @@ class User(AbstractUser):
         return bool(self.pin_hash)
 
 
+API_KEY_PREFIX_LENGTH = 8
+
+
+def api_key_digest(raw_key: str) -> str:
+    """SHA-256 of a key: keys are 256-bit random, so a fast hash is enough and lets a lookup find the row."""
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A key another system (WMS, BI, MES) uses on the REST API; only its hash is stored, the key is shown once.
+
+    Each key acts through its own service user, who holds the key's role, so permissions, object scoping and
+    the audit trail work exactly as for a person.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True, help_text=_("Which system uses the key."))
+    role = models.CharField(
+        _("role"), max_length=32, choices=Role.choices, help_text=_("The key acts with this role's permissions.")
+    )
+    prefix = models.CharField(
+        _("prefix"),
+        max_length=16,
+        unique=True,
+        editable=False,
+        help_text=_("The first characters of the key, to recognise it; the rest is never stored."),
+    )
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("service user"),
+        on_delete=models.PROTECT,
+        related_name="api_key",
+        editable=False,
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="api_keys_created",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="api_keys_revoked",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["name"]
+        permissions = [("revoke_apikey", _("Can revoke API keys"))]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
 class AuditEvent(models.Model):
     """An append-only record of who changed what, from where, and when."""
 
@@ -120,6 +193,15 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(_("object"), max_length=255, blank=True)
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    api_key = models.ForeignKey(
+        ApiKey,
+        verbose_name=_("API key"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        help_text=_("The API key the actor used, if the change came through the API with a key."),
+    )
     at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
 
     class Meta:

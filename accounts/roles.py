@@ -101,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.IT_ADMIN: [
         *_perms("accounts", ["add", "change", "view"], ["user", "team"]),
         "accounts.view_auditevent",
+        *_perms("accounts", ["add", "view", "revoke"], ["apikey"]),
         *_perms("auth", ["view"], ["group"]),
         *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
         *_READ_ORDERS,

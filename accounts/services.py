@@ -1,5 +1,6 @@
 """Writes for accounts: the audit trail every write path calls, users and roles, and operator sign-in."""
 
+import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -11,9 +12,17 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.context import current_ip
+from accounts.context import current_api_key, current_ip
 from accounts.errors import ApplicationError, LoginFailed, LoginLockedOut
-from accounts.models import AuditEvent, Team, User, new_badge_code
+from accounts.models import (
+    API_KEY_PREFIX_LENGTH,
+    ApiKey,
+    AuditEvent,
+    Team,
+    User,
+    api_key_digest,
+    new_badge_code,
+)
 from accounts.roles import STAFF_ROLES, Role
 
 
@@ -41,9 +50,13 @@ def audit_record(
     """Record that `actor` did `verb` to `obj`; called by every service that writes."""
     if actor is not None and not getattr(actor, "is_authenticated", False):
         actor = None
-    label = actor_label or (actor.get_username() if actor is not None else "system")
+    key = current_api_key.get()
+    if key is not None and (actor is None or actor.pk != key.user_id):
+        key = None  # the request's key is not who acted here (e.g. a service recording another user's change)
+    label = actor_label or (key.label if key else None) or (actor.get_username() if actor is not None else "system")
     return AuditEvent.objects.create(
         actor=actor,
+        api_key_id=key.key_id if key else None,
         actor_label=label[:150],
         verb=verb,
         content_type=ContentType.objects.get_for_model(obj) if obj is not None else None,
@@ -192,3 +205,59 @@ def team_create(*, code: str, name: str, leader: User | None = None, by: User | 
     team.save()
     audit_record(actor=by, verb="team.create", obj=team, changes=model_changes(team, ["code", "name", "leader"]))
     return team
+
+
+# --- API keys -----------------------------------------------------------------------------------------
+
+API_KEY_TOUCH_SECONDS = 60
+
+
+@transaction.atomic
+def api_key_create(*, name: str, role: str, by: User | None) -> tuple[ApiKey, str]:
+    """Create a key for another system; returns the key row and the key itself, which is never stored or shown
+    again. The key acts through a service user holding `role`, who cannot sign in with a password."""
+    role = Role(role)
+    name = name.strip()
+    if not name:
+        raise ApplicationError(_("An API key needs a name."), code="api_key_name")
+    if ApiKey.objects.filter(name=name).exists():
+        raise ApplicationError(_("An API key with this name already exists."), code="api_key_name")
+    prefix = secrets.token_hex(API_KEY_PREFIX_LENGTH // 2)
+    raw_key = f"ll_{prefix}_{secrets.token_urlsafe(32)}"
+    user = User(username=f"api-key.{prefix}", first_name=name[:150], is_staff=False)
+    user.set_unusable_password()
+    user.save()
+    user.groups.set(Group.objects.filter(name=role.value))
+    key = ApiKey.objects.create(
+        name=name, role=role.value, prefix=prefix, key_hash=api_key_digest(raw_key), user=user, created_by=by
+    )
+    audit_record(actor=by, verb="api_key.create", obj=key, changes={"name": name, "role": role.value})
+    return key, raw_key
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
+    """Revoke a key: every later request with it is refused with 401. Revoking twice changes nothing."""
+    key = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.revoked_at is not None:
+        return key
+    key.revoked_at = timezone.now()
+    key.revoked_by = by
+    key.save(update_fields=["revoked_at", "revoked_by"])
+    # The service user goes inactive too, so nothing else can act as it.
+    User.objects.filter(pk=key.user_id).update(is_active=False)
+    audit_record(actor=by, verb="api_key.revoke", obj=key)
+    return key
+
+
+def api_key_authenticate(*, raw_key: str) -> ApiKey | None:
+    """The active key matching `raw_key`, with its service user; None for an unknown or revoked key."""
+    key = ApiKey.objects.select_related("user").filter(key_hash=api_key_digest(raw_key.strip())).first()
+    if key is None or key.revoked_at is not None or not key.user.is_active:
+        return None
+    now = timezone.now()
+    # Last use is kept to the minute: a write on every request would cost more than it tells.
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() >= API_KEY_TOUCH_SECONDS:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

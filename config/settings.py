@@ -225,7 +225,15 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
 
 # --- REST API ---------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "accounts.api_auth.ApiKeyAuthentication",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.api_auth.ApiKeyThrottle",
+        "accounts.api_auth.UserThrottle",
+        "accounts.api_auth.AnonymousThrottle",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.ModelPermissions"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -237,6 +245,17 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "accounts.api_errors.exception_handler",
 }
+# Requests allowed per API key, per signed-in person and per anonymous address ("N/second|minute|hour|day"),
+# counted in the Django cache (Redis in production); beyond them the API answers 429 with Retry-After.
+LOOPLINE_API_RATES = {
+    "key": env_str("LOOPLINE_API_RATE_PER_KEY", "600/minute"),
+    "user": env_str("LOOPLINE_API_RATE_PER_USER", "300/minute"),
+    "anonymous": env_str("LOOPLINE_API_RATE_ANONYMOUS", "60/minute"),
+}
+for _scope, _rate in LOOPLINE_API_RATES.items():
+    _count, _slash, _period = _rate.partition("/")
+    if not (_count.isdigit() and _period[:1] in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(f"The API rate for {_scope} must look like 600/minute, got {_rate!r}")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loopline API",
     "DESCRIPTION": "Orders, master data, work orders and shop-floor reports for other systems (MES, WMS, BI).",

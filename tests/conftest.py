@@ -22,6 +22,8 @@ ROLE_PASSWORD = "Loopline-test-2026"
 def pytest_configure(config):
     # A fast hasher: the suite creates many users; production keeps Django's default PBKDF2.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Generous API rates: the suite makes many requests as one user; the throttling tests set their own.
+    settings.LOOPLINE_API_RATES = {scope: "100000/minute" for scope in settings.LOOPLINE_API_RATES}
 
 
 def ensure_role_groups() -> None:

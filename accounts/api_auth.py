@@ -1,0 +1,104 @@
+"""API keys on the REST API (`Authorization: Api-Key <key>`) and the request throttles per key, user and address."""
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, throttling
+from rest_framework.request import Request
+
+from accounts.context import KeyInUse, current_api_key
+from accounts.middleware import client_ip
+from accounts.models import ApiKey
+from accounts.services import api_key_authenticate
+
+KEYWORD = "Api-Key"
+
+
+class ApiKeyInvalid(exceptions.APIException):
+    """401 whatever authentication class comes first (DRF would turn AuthenticationFailed into a 403 when the
+    first class, the session, names no WWW-Authenticate scheme)."""
+
+    status_code = 401
+    default_code = "api_key_invalid"
+    default_detail = _("The API key is unknown or has been revoked.")
+    auth_header = KEYWORD
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """A key made by IT in the admin or with `manage.py create_api_key`; it acts with its role's permissions."""
+
+    def authenticate(self, request: Request) -> tuple | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        scheme, _sep, raw_key = header.partition(" ")
+        if scheme.lower() != KEYWORD.lower():
+            return None
+        if not raw_key.strip():
+            raise ApiKeyInvalid(_("The Authorization header names no API key."))
+        key = api_key_authenticate(raw_key=raw_key)
+        if key is None:
+            raise ApiKeyInvalid()
+        current_api_key.set(KeyInUse(key_id=key.pk, user_id=key.user_id, label=f"API key {key.name}"[:150]))
+        # Not an attack on the session: a key request carries no cookies, so CSRF does not apply.
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return KEYWORD
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "accounts.api_auth.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Api-Key <key>`: a key created by IT in the admin or with `manage.py create_api_key`.",
+        }
+
+
+class _RateFromSettings(throttling.SimpleRateThrottle):
+    """Rates read from settings.LOOPLINE_API_RATES at each request, so they follow the environment."""
+
+    def __init__(self) -> None:
+        # SimpleRateThrottle reads its rates at import; ours are looked up when the throttle is built.
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def get_rate(self) -> str | None:
+        return settings.LOOPLINE_API_RATES.get(self.scope)
+
+
+class ApiKeyThrottle(_RateFromSettings):
+    """Requests per API key."""
+
+    scope = "key"
+
+    def get_cache_key(self, request: Request, view) -> str | None:
+        if not isinstance(request.auth, ApiKey):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+
+
+class UserThrottle(_RateFromSettings):
+    """Requests per signed-in person (session)."""
+
+    scope = "user"
+
+    def get_cache_key(self, request: Request, view) -> str | None:
+        if isinstance(request.auth, ApiKey) or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class AnonymousThrottle(_RateFromSettings):
+    """Requests per client address without any credentials."""
+
+    scope = "anonymous"
+
+    def get_cache_key(self, request: Request, view) -> str | None:
+        if request.user.is_authenticated:
+            return None
+        # REMOTE_ADDR, not DRF's default that trusts a client-sent X-Forwarded-For.
+        return self.cache_format % {"scope": self.scope, "ident": client_ip(request) or "unknown"}
