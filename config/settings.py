@@ -148,6 +148,16 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-notifications": {"task": "integrations.tasks.deliver_notifications", "schedule": 30.0},
     "drain-erp-outbox": {"task": "integrations.tasks.drain_erp_outbox", "schedule": 60.0},
     "pull-erp-production-orders": {"task": "integrations.tasks.pull_erp_production_orders", "schedule": 600.0},
+    "pull-erp-master-data": {
+        "task": "integrations.tasks.pull_erp_data",
+        "schedule": 1800.0,
+        "kwargs": {"kinds": ["erp_materials", "erp_boms"]},
+    },
+    "pull-erp-stock": {
+        "task": "integrations.tasks.pull_erp_data",
+        "schedule": 600.0,
+        "kwargs": {"kinds": ["erp_stock"]},
+    },
 }
 
 # Fernet keys for secrets at rest, newest first; older ones still decrypt until `manage.py rotate_secrets`.

@@ -121,11 +121,11 @@ class ChannelAccountAdmin(admin.ModelAdmin):
 
 @admin.register(SyncRun)
 class SyncRunAdmin(admin.ModelAdmin):
-    list_display = ["started_at", "account", "trigger", "status", "pages", "fetched", "created", "updated",
-                    "unchanged", "anomalies", "http_calls", "retries"]  # fmt: skip
-    list_filter = ["status", "trigger", "account"]
+    list_display = ["started_at", "kind", "account", "erp_connection", "trigger", "status", "pages", "fetched",
+                    "created", "updated", "unchanged", "anomalies", "http_calls", "retries"]  # fmt: skip
+    list_filter = ["kind", "status", "trigger", "account"]
     date_hierarchy = "started_at"
-    list_select_related = ["account"]
+    list_select_related = ["account", "erp_connection"]
 
     def has_add_permission(self, request):
         return False
@@ -199,14 +199,15 @@ class ErpConnectionForm(forms.ModelForm):
     class Meta:
         model = ErpConnection
         fields = ["name", "server_url", "acct_id", "username", "auth_mode", "lcid", "sale_org_number",
-                  "currency_numbers", "tax_rate", "push_enabled", "enabled"]  # fmt: skip
+                  "currency_numbers", "tax_rate", "push_enabled", "pull_enabled", "pull_overlap_minutes",
+                  "enabled"]  # fmt: skip
 
 
 @admin.register(ErpConnection)
 class ErpConnectionAdmin(admin.ModelAdmin):
     form = ErpConnectionForm
     list_display = ["name", "server_url", "acct_id", "username", "auth_mode", "push_enabled", "enabled"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "pull_master_data"]
 
     def save_model(self, request, obj, form, change):
         typed = {
@@ -235,6 +236,17 @@ class ErpConnectionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{connection}: {exc.code} {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, _("%(name)s: signed in.") % {"name": connection}, messages.SUCCESS)
+
+    @admin.action(description=_("Pull materials, stock and BOMs now"), permissions=["change"])
+    def pull_master_data(self, request, queryset):
+        from django.db import transaction
+
+        from integrations.tasks import pull_erp_data
+
+        transaction.on_commit(lambda: pull_erp_data.delay(None, SyncRun.Trigger.MANUAL.value))
+        self.message_user(
+            request, _("Pull queued; its runs appear on the sync health page when they end."), messages.INFO
+        )
 
 
 @admin.register(ErpPush)

@@ -84,6 +84,12 @@ class SalesOrderStatusField(serializers.ChoiceField):
         super().__init__(choices=SalesOrder.Status.choices, **kwargs)
 
 
+@extend_schema_field({"type": "string", "enum": SyncRun.Kind.values}, component_name="SyncRunKind")
+class SyncRunKindField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=SyncRun.Kind.choices, **kwargs)
+
+
 @extend_schema_field({"type": "string", "enum": SyncRun.Status.values}, component_name="SyncRunStatus")
 class SyncRunStatusField(serializers.ChoiceField):
     def __init__(self, **kwargs):
@@ -538,7 +544,24 @@ class SyncErrorSerializer(serializers.Serializer):
 
 class SyncRunSerializer(serializers.ModelSerializer):
     channel_account = serializers.SlugRelatedField(
-        source="account", slug_field="code", read_only=True, help_text=_("Code of the channel account pulled.")
+        source="account",
+        slug_field="code",
+        read_only=True,
+        allow_null=True,
+        help_text=_("Code of the channel account pulled; null for a pull from the ERP."),
+    )
+    erp_connection = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text=_("Name of the ERP connection pulled; null for a pull from a channel."),
+    )
+    kind = SyncRunKindField(
+        read_only=True,
+        help_text=_(
+            "What was pulled: orders (a channel's orders), erp_materials, erp_stock, erp_boms or erp_outbound "
+            "(the ERP's sales outbound bills)."
+        ),
     )
     duration_seconds = serializers.FloatField(
         read_only=True, allow_null=True, help_text=_("How long the run took, in seconds; null while it runs.")
@@ -556,7 +579,9 @@ class SyncRunSerializer(serializers.ModelSerializer):
         model = SyncRun
         fields = [
             "id",
+            "kind",
             "channel_account",
+            "erp_connection",
             "trigger",
             "status",
             "window_start",
@@ -597,8 +622,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
     list=extend_schema(
         summary="List sync runs",
         description=(
-            "Every pull from a sales channel (and connection test) with its window, counts and errors, newest "
-            "first (cursor-paginated: follow `next`); filter by shop, status, trigger and start time. "
+            "Every pull from a sales channel or the ERP (and connection test) with its window, counts and errors, "
+            "newest first (cursor-paginated: follow `next`); filter by shop, kind, status, trigger and start time. "
             "Needs integrations.view_syncrun."
         ),
     ),
@@ -612,7 +637,9 @@ class SyncRunSerializer(serializers.ModelSerializer):
 class SyncRunViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     """The sync log (read-only), kept for audit."""
 
-    queryset = SyncRun.objects.select_related("account").defer("account__credentials_encrypted")
+    queryset = SyncRun.objects.select_related("account", "erp_connection").defer(
+        "account__credentials_encrypted", "erp_connection__credentials_encrypted"
+    )
     serializer_class = SyncRunSerializer
     pagination_class = CursorPagination
     filterset_class = filters.SyncRunFilter
@@ -994,3 +1021,50 @@ class ErpPushViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     def retry(self, request: Request, pk: str | None = None) -> Response:
         push = get_for_user_or_404(ErpPush.objects.all(), request.user, "view", pk=pk)
         return Response(self.get_serializer(erp_push_retry(push=push, by=request.user)).data)
+
+
+# --- Pulls from the ERP ----------------------------------------------------------------------------------
+
+
+class ErpPullRequestSerializer(serializers.Serializer):
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=[kind for kind in SyncRun.Kind.values if kind != SyncRun.Kind.ORDERS]),
+        required=False,
+        allow_empty=False,
+        help_text=_("What to pull; default: erp_materials, erp_stock and erp_boms, in that order."),
+    )
+
+
+class ErpPullQueuedSerializer(serializers.Serializer):
+    kinds = serializers.ListField(child=serializers.CharField(), help_text=_("The kinds queued, in pull order."))
+    trigger = serializers.CharField(help_text=_("Always manual: the runs appear in /sync-runs/ when they end."))
+
+
+@extend_schema(tags=["erp"])
+class ErpPullViewSet(viewsets.ViewSet):
+    """Pull data from the ERP now, without waiting for the schedule."""
+
+    permission_classes = [RequiredPermissions]
+    required_perms = ("integrations.change_erpconnection",)
+
+    @extend_schema(
+        summary="Pull from the ERP now",
+        description=(
+            "Queues an incremental pull of the given kinds from the active ERP connection (materials → items, "
+            "stock → stock levels, BOMs → BOM lines, sales outbound); each becomes a manual sync run with its "
+            "counts and errors. Needs integrations.change_erpconnection."
+        ),
+        request=ErpPullRequestSerializer,
+        responses={202: ErpPullQueuedSerializer, **ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        from integrations.erp.master_data import MASTER_DATA_KINDS, pull_connection
+        from integrations.tasks import pull_erp_data
+
+        body = ErpPullRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if pull_connection() is None:
+            raise services.IntakeError(_("No enabled ERP connection pulls data."), code="no_erp_connection")
+        kinds = body.validated_data.get("kinds") or [str(kind) for kind in MASTER_DATA_KINDS]
+        transaction.on_commit(lambda: pull_erp_data.delay(kinds, SyncRun.Trigger.MANUAL.value))
+        return Response({"kinds": kinds, "trigger": SyncRun.Trigger.MANUAL.value}, status=status.HTTP_202_ACCEPTED)

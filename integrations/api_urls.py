@@ -11,5 +11,6 @@ router.register("channel-accounts", api.ChannelAccountViewSet, basename="api-cha
 router.register("sync-runs", api.SyncRunViewSet, basename="api-sync-run")
 router.register("sku-mappings", api.SkuMappingViewSet, basename="api-sku-mapping")
 router.register("erp-pushes", api.ErpPushViewSet, basename="api-erp-push")
+router.register("erp-pulls", api.ErpPullViewSet, basename="api-erp-pull")
 
 urlpatterns = router.urls

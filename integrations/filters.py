@@ -52,6 +52,7 @@ class SyncRunFilter(django_filters.FilterSet):
         field_name="account__code", help_text=_("Code of the channel account (shop) that was pulled, e.g. TB1.")
     )
     status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices, help_text=_("Only runs that ended so."))
+    kind = django_filters.ChoiceFilter(choices=SyncRun.Kind.choices, help_text=_("Only runs that pulled this."))
     trigger = django_filters.ChoiceFilter(choices=SyncRun.Trigger.choices, help_text=_("Only runs started so."))
     started_at = django_filters.IsoDateTimeFromToRangeFilter(
         help_text=_(
@@ -62,7 +63,7 @@ class SyncRunFilter(django_filters.FilterSet):
 
     class Meta:
         model = SyncRun
-        fields = ["channel_account", "status", "trigger", "started_at"]
+        fields = ["channel_account", "kind", "status", "trigger", "started_at"]
 
 
 class SkuMappingFilter(django_filters.FilterSet):

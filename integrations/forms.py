@@ -150,6 +150,12 @@ class RunFilterForm(forms.Form):
         label=_("Status"),
         widget=forms.Select(attrs={"aria-label": _("Status")}),
     )
+    kind = forms.ChoiceField(
+        choices=[("", _("Any data")), *SyncRun.Kind.choices],
+        required=False,
+        label=_("Data pulled"),
+        widget=forms.Select(attrs={"aria-label": _("Data pulled")}),
+    )
     date_from = forms.DateField(required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -161,6 +167,7 @@ class RunFilterForm(forms.Form):
         return RunFilters(
             account_id=account.pk if account else None,
             status=data.get("status", ""),
+            kind=data.get("kind", ""),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )

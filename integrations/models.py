@@ -104,8 +104,31 @@ class SyncRun(models.Model):
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped: another poll was running")
 
+    class Kind(models.TextChoices):
+        """What was pulled: a channel's orders, or one kind of the ERP's data."""
+
+        ORDERS = "orders", _("Marketplace orders")
+        ERP_MATERIALS = "erp_materials", _("ERP materials")
+        ERP_STOCK = "erp_stock", _("ERP stock")
+        ERP_BOMS = "erp_boms", _("ERP BOMs")
+        ERP_OUTBOUND = "erp_outbound", _("ERP sales outbound")
+
+    kind = models.CharField(_("data pulled"), max_length=16, choices=Kind.choices, default=Kind.ORDERS)
     account = models.ForeignKey(
-        ChannelAccount, verbose_name=_("channel account"), on_delete=models.CASCADE, related_name="sync_runs"
+        ChannelAccount,
+        verbose_name=_("channel account"),
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+        null=True,
+        blank=True,
+    )
+    erp_connection = models.ForeignKey(
+        "integrations.ErpConnection",
+        verbose_name=_("ERP connection"),
+        on_delete=models.CASCADE,
+        related_name="sync_runs",
+        null=True,
+        blank=True,
     )
     trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices, default=Trigger.SCHEDULE)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.RUNNING)
@@ -127,10 +150,28 @@ class SyncRun(models.Model):
         verbose_name = _("sync run")
         verbose_name_plural = _("sync runs")
         ordering = ["-started_at", "-id"]
-        indexes = [models.Index(fields=["account", "-started_at"], name="syncrun_account_idx")]
+        indexes = [
+            models.Index(fields=["account", "-started_at"], name="syncrun_account_idx"),
+            models.Index(fields=["erp_connection", "kind", "-started_at"], name="syncrun_erp_idx"),
+        ]
+        constraints = [
+            # A run pulls orders from one shop, or one kind of data from the ERP: never both, never neither.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="orders", account__isnull=False, erp_connection__isnull=True)
+                    | (~Q(kind="orders") & Q(account__isnull=True, erp_connection__isnull=False))
+                ),
+                name="syncrun_one_source",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.account} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+        return f"{self.source_name} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+    @property
+    def source_name(self) -> str:
+        """The shop or the ERP connection pulled (its related object must be loaded: select_related)."""
+        return str(self.account if self.account_id else self.erp_connection)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -319,6 +360,16 @@ class ErpConnection(models.Model):
     )
     tax_rate = models.DecimalField(_("tax rate %"), max_digits=5, decimal_places=2, default=13)
     push_enabled = models.BooleanField(_("push confirmed orders"), default=True)
+    pull_enabled = models.BooleanField(
+        _("pull master data"), default=True, help_text=_("Materials, stock, BOMs and sales outbound on a schedule.")
+    )
+    pull_overlap_minutes = models.PositiveIntegerField(
+        _("pull overlap (minutes)"),
+        default=10,
+        help_text=_("Each pull re-reads this much before the last modification date it saw."),
+    )
+    # Per kind of data, the latest ERP modification date written (ISO 8601, GMT+8 as K/3 stores it).
+    pull_cursors = models.JSONField(_("pulled up to"), default=dict, blank=True, editable=False)
     enabled = models.BooleanField(_("enabled"), default=True)
 
     class Meta:

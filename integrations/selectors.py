@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import get_for_user_or_404, restrict
-from integrations.models import ChannelAccount, SyncRun
+from integrations.models import ChannelAccount, ErpConnection, SyncRun
 from integrations.pipeline import issue_message
 from orders.models import OrderIssue, OrderLine, SalesOrder
 from production.models import Item
@@ -240,21 +240,78 @@ def sync_health(*, now: datetime) -> list[AccountHealth]:
     ]
 
 
+@dataclass
+class ErpPullHealth:
+    """The last run of one kind of ERP pull, and how far the ERP's data has been pulled."""
+
+    kind: str
+    label: str
+    last_run: SyncRun | None
+    cursor: str
+
+
+@dataclass
+class ErpHealth:
+    """The ERP connection's pulls, for the sync health page."""
+
+    connection: ErpConnection
+    pulls: list[ErpPullHealth]
+
+
+def erp_sync_health() -> list[ErpHealth]:
+    """Each ERP connection with the last run of each kind of pull (two queries)."""
+    kinds = [kind for kind in SyncRun.Kind if kind != SyncRun.Kind.ORDERS]
+    pulls = SyncRun.objects.exclude(status=SyncRun.Status.SKIPPED)
+
+    def latest(kind: str) -> Subquery:
+        runs = pulls.filter(erp_connection=OuterRef("pk"), kind=kind).order_by("-started_at", "-id")
+        return Subquery(runs.values("id")[:1])
+
+    connections = list(
+        ErpConnection.objects.defer("credentials_encrypted")
+        .annotate(**{f"last_{kind.value}": latest(kind.value) for kind in kinds})
+        .order_by("pk")
+    )
+    wanted = [getattr(c, f"last_{kind.value}") for c in connections for kind in kinds]
+    runs = SyncRun.objects.in_bulk([pk for pk in wanted if pk is not None])
+    last = {(c.pk, kind.value): runs.get(getattr(c, f"last_{kind.value}")) for c in connections for kind in kinds}
+    return [
+        ErpHealth(
+            connection=connection,
+            pulls=[
+                ErpPullHealth(
+                    kind=kind.value,
+                    label=kind.label,
+                    last_run=last.get((connection.pk, kind.value)),
+                    cursor=str(connection.pull_cursors.get(kind.value, ""))[:19].replace("T", " "),
+                )
+                for kind in kinds
+            ],
+        )
+        for connection in connections
+    ]
+
+
 @dataclass(frozen=True)
 class RunFilters:
     """Which sync runs the log and its export show; dates are calendar days in Asia/Shanghai, both inclusive."""
 
     account_id: int | None = None
     status: str = ""
+    kind: str = ""
     date_from: date | None = None
     date_to: date | None = None
 
 
 def sync_runs(*, filters: RunFilters) -> QuerySet[SyncRun]:
     """Sync runs, newest first, with their account; for the run log and its Excel export."""
-    runs = SyncRun.objects.select_related("account").defer("account__credentials_encrypted")
+    runs = SyncRun.objects.select_related("account", "erp_connection").defer(
+        "account__credentials_encrypted", "erp_connection__credentials_encrypted"
+    )
     if filters.account_id:
         runs = runs.filter(account_id=filters.account_id)
+    if filters.kind:
+        runs = runs.filter(kind=filters.kind)
     if filters.status:
         runs = runs.filter(status=filters.status)
     if filters.date_from:

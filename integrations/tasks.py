@@ -45,3 +45,12 @@ def pull_erp_production_orders() -> list[str]:
     from integrations.erp.production_orders import erp_pull_production_orders
 
     return erp_pull_production_orders().created
+
+
+@shared_task(soft_time_limit=540, time_limit=570)
+def pull_erp_data(kinds: list[str] | None = None, trigger: str = "schedule") -> list[int]:
+    """Pull master data (or the given kinds) from the ERP incrementally; returns the SyncRun ids."""
+    from integrations.erp.master_data import MASTER_DATA_KINDS, erp_pull
+
+    runs = [erp_pull(kind=kind, trigger=trigger) for kind in (kinds or MASTER_DATA_KINDS)]
+    return [run.pk for run in runs if run is not None]

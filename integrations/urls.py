@@ -20,4 +20,5 @@ urlpatterns = [
     path("sync/export.xlsx", views.sync_export, name="sync-export"),
     path("sync/accounts/<int:pk>/test/", views.account_test, name="account-test"),
     path("sync/accounts/<int:pk>/poll/", views.account_poll, name="account-poll"),
+    path("sync/erp/<int:pk>/pull/", views.erp_pull, name="erp-pull"),
 ]

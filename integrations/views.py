@@ -29,7 +29,7 @@ from integrations.forms import (
     RunFilterForm,
     SkuMappingForm,
 )
-from integrations.models import ChannelAccount, SyncRun
+from integrations.models import ChannelAccount, ErpConnection, SyncRun
 from integrations.tasks import poll_channel
 from orders.models import OrderIssue, SalesOrder
 
@@ -40,6 +40,7 @@ MAP_SKU = "integrations.add_skumapping"
 VIEW_ITEMS = "production.view_item"
 VIEW_RUNS = "integrations.view_syncrun"
 OPERATE_ACCOUNTS = "integrations.change_channelaccount"
+OPERATE_ERP = "integrations.change_erpconnection"
 PAGE_SIZE = 50
 
 
@@ -322,6 +323,8 @@ def sync_health(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": Paginator(selectors.sync_runs(filters=form.filters()), PAGE_SIZE).get_page(request.GET.get("page")),
         "can_operate": request.user.has_perm(OPERATE_ACCOUNTS),
+        "erp": selectors.erp_sync_health(),
+        "can_pull_erp": request.user.has_perm(OPERATE_ERP),
     }
     return render(request, "integrations/sync_health.html", context)
 
@@ -370,4 +373,24 @@ def account_poll(request: HttpRequest, pk: int) -> HttpResponse:
     # Queued only once the request's transaction commits, so the worker never races an uncommitted change.
     transaction.on_commit(lambda: poll_channel.delay(account.pk, SyncRun.Trigger.MANUAL.value))
     messages.info(request, _("Poll of %(shop)s queued; its run appears below when it ends.") % {"shop": account.name})
+    return redirect("integrations:sync-health")
+
+
+@requires(OPERATE_ERP)
+@require_POST
+def erp_pull(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a pull of one kind of ERP data (or all master data) now; it is recorded as a manual sync run."""
+    from integrations.erp.master_data import MASTER_DATA_KINDS, SPECS
+    from integrations.tasks import pull_erp_data
+
+    connection = get_for_user_or_404(ErpConnection.objects.all(), request.user, "change", pk=pk)
+    kind = request.POST.get("kind", "")
+    if kind and kind not in SPECS:
+        messages.error(request, _("Unknown kind of ERP data: %(kind)s") % {"kind": kind})
+        return redirect("integrations:sync-health")
+    kinds = [kind] if kind else [str(k) for k in MASTER_DATA_KINDS]
+    transaction.on_commit(lambda: pull_erp_data.delay(kinds, SyncRun.Trigger.MANUAL.value))
+    messages.info(
+        request, _("Pull from %(erp)s queued; its runs appear below when they end.") % {"erp": connection.name}
+    )
     return redirect("integrations:sync-health")

@@ -332,6 +332,7 @@ SCHEMAS = {
                 "FStockOrgId.FNumber": STR,
                 "FBaseUnitId.FNumber": STR,
                 "FBaseQty": NUM,
+                "FUpdateTime": DATE,  # when the row last changed (T_STK_INVENTORY.FUPDATETIME; unconfirmed key)
             },
         ),
         _schema(
@@ -342,6 +343,7 @@ SCHEMAS = {
                 "FMATERIALID.FNumber": STR,
                 "FDocumentStatus": STR,
                 "FForbidStatus": STR,
+                "FModifyDate": DATE,
             },
             {
                 "FTreeEntity_FEntryID": NUM,
@@ -694,6 +696,7 @@ class K3CloudSimulator:
                     "fstockorgid.fnumber": org,
                     "fbaseunitid.fnumber": self.materials[s.material].unit if s.material in self.materials else "",
                     "fbaseqty": s.qty,
+                    "fupdatetime": DEMO_MODIFIED_FROM + timedelta(minutes=5 * n),
                 }
                 for n, s in enumerate(seed.stock)
             ],
@@ -709,6 +712,7 @@ class K3CloudSimulator:
                     "fmaterialid.fnumber": line.parent,
                     "fdocumentstatus": "C",
                     "fforbidstatus": "A",
+                    "fmodifydate": DEMO_MODIFIED_FROM + timedelta(minutes=11 * (bom_id - 400001)),
                     "ftreeentity_fentryid": 410001 + n,
                     "fmaterialidchild.fnumber": line.child,
                     "fnumerator": line.numerator,
@@ -730,6 +734,63 @@ class K3CloudSimulator:
             }
             for n, mo in enumerate(seed.production_orders)
         ]
+
+    # --- Changes made "in the ERP" (tests and demos) -----------------------------------------------------------
+
+    def change_material(self, number: str, **fields: Any) -> None:
+        """Change a material's fields (lower-case query keys, e.g. fname="…"), stamping FModifyDate now."""
+        with self._lock:
+            row = next(row for row in self._rows["bd_material"] if row["fnumber"] == number)
+            row.update(fields, fmodifydate=_server_now())
+
+    def set_stock(self, material: str, warehouse: str, qty: Decimal) -> None:
+        """Set the stock of a material in a warehouse, stamping FUpdateTime now."""
+        with self._lock:
+            rows = self._rows["stk_inventory"]
+            row = next(
+                (r for r in rows if (r["fmaterialid.fnumber"], r["fstockid.fnumber"]) == (material, warehouse)), None
+            )
+            if row is None:
+                unit = self.materials[material].unit if material in self.materials else ""
+                row = {
+                    "fid": f"5f3c{len(rows):08x}-0000-4000-8000-{_guid_tail(material, warehouse)}",
+                    "fmaterialid.fnumber": material,
+                    "fstockid.fnumber": warehouse,
+                    "fstockorgid.fnumber": next(iter(self.organisations), ""),
+                    "fbaseunitid.fnumber": unit,
+                }
+                rows.append(row)
+            row.update(fbaseqty=qty, fupdatetime=_server_now())
+
+    def set_bom(self, parent: str, lines: list[tuple[str, Decimal, Decimal, Decimal]]) -> None:
+        """Replace the BOM of `parent` with (child, numerator, denominator, scrap %) lines, stamping FModifyDate."""
+        with self._lock:
+            rows = self._rows["eng_bom"]
+            bom_id = next((r["fid"] for r in rows if r["fmaterialid.fnumber"] == parent), None)
+            bom_id = bom_id or max((r["fid"] for r in rows), default=400000) + 1
+            self._rows["eng_bom"] = rows = [r for r in rows if r["fid"] != bom_id]
+            entry_id = max((r["ftreeentity_fentryid"] for r in rows), default=410000)
+            for n, (child, numerator, denominator, scrap) in enumerate(lines, start=1):
+                rows.append(
+                    {
+                        "fid": bom_id,
+                        "fnumber": f"{parent}_V1.0",
+                        "fmaterialid.fnumber": parent,
+                        "fdocumentstatus": "C",
+                        "fforbidstatus": "A",
+                        "fmodifydate": _server_now(),
+                        "ftreeentity_fentryid": entry_id + n,
+                        "fmaterialidchild.fnumber": child,
+                        "fnumerator": numerator,
+                        "fdenominator": denominator,
+                        "fscraprate": scrap,
+                    }
+                )
+
+    def add_row(self, form_id: str, row: dict[str, Any]) -> None:
+        """Add a raw query row (lower-case keys) as-is, e.g. a malformed one that the real ERP's data may hold."""
+        with self._lock:
+            self._rows[form_id.lower()].append(row)
 
     def _sale_rows(self, per_entry: bool) -> list[dict[str, Any]]:
         rows = []
@@ -931,7 +992,8 @@ class K3CloudSimulator:
         if schema.form_id == "SAL_SaleOrder":
             rows = self._sale_rows(per_entry)
         else:
-            rows = self._rows[schema.form_id.lower()]
+            with self._lock:
+                rows = list(self._rows[schema.form_id.lower()])
             if not per_entry and schema.entry:
                 rows = _one_per_bill(rows)
         rows = [row for row in rows if all(condition.matches(row) for condition in conditions)]
@@ -1150,6 +1212,11 @@ def _one_per_bill(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen.add(row["fid"])
             heads.append(row)
     return heads
+
+
+def _server_now() -> datetime:
+    """Now as K/3 stores it: naive server time (GMT+8), whole seconds."""
+    return datetime.now(SHANGHAI).replace(tzinfo=None, microsecond=0)
 
 
 def _guid_tail(*parts: str) -> str:

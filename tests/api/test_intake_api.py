@@ -432,7 +432,9 @@ def test_it_shows_every_field_of_a_sync_run(users):
 
     assert body == {
         "id": run.pk,
+        "kind": "orders",
         "channel_account": "TB1",
+        "erp_connection": None,
         "trigger": "schedule",
         "status": "partial",
         "window_start": "2026-03-02T08:35:00+08:00",

@@ -13,6 +13,7 @@ ENDPOINTS = {
     "/api/v1/erp-pushes/": {"get"},
     "/api/v1/erp-pushes/{id}/": {"get"},
     "/api/v1/erp-pushes/{id}/retry/": {"post"},
+    "/api/v1/erp-pulls/": {"post"},
     "/api/v1/work-orders/": {"get"},
     "/api/v1/work-orders/{number}/": {"get"},
     "/api/v1/work-order-operations/{code}/": {"get"},
