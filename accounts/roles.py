@@ -44,6 +44,8 @@ _VIEW_MASTER_DATA = _perms("production", ["view"], _MASTER_DATA)
 _READ_ORDERS = _perms("orders", ["view"], ["salesorder", "orderline", "orderissue"])
 _FLOOR = ["workorder", "workorderoperation", "reportevent", "downtime"]
 _READ_FLOOR = _perms("production", ["view"], _FLOOR)
+GANTT = "production.view_gantt_workorder"
+ORDER_PROGRESS = "production.view_progress_workorder"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [
@@ -51,12 +53,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_ORDERS,
         "orders.view_erppush",
         "orders.review_salesorder",
+        ORDER_PROGRESS,
         *_perms("integrations", ["view"], ["channelaccount", "syncrun"]),
         *_perms("integrations", ["view", "add"], ["skumapping"]),
     ],
     Role.SALES: [
         *_perms("production", ["view"], ["item", "stocklevel", "workorder", "workorderoperation"]),
         *_READ_ORDERS,
+        ORDER_PROGRESS,
     ],
     Role.OPERATOR: [
         *_perms("production", ["view"], ["item", "workcenter", "operation", "routingstep"]),
@@ -71,6 +75,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_FLOOR,
         "production.add_reportevent",
         *_perms("production", ["add", "change"], ["downtime"]),
+        GANTT,
     ],
     Role.PRODUCTION_MANAGER: [
         *_VIEW_MASTER_DATA,
@@ -87,6 +92,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.release_salesorder",
         *_READ_FLOOR,
         *_perms("production", ["add", "change"], ["workorder", "workorderoperation", "downtime"]),
+        GANTT,
+        ORDER_PROGRESS,
     ],
     Role.WAREHOUSE_KEEPER: [
         *_perms("production", ["view"], ["item", "warehouse"]),
@@ -106,6 +113,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
         *_READ_ORDERS,
         *_READ_FLOOR,
+        GANTT,
         *_perms("orders", ["view", "change"], ["erppush"]),
         *_perms("integrations", ["add", "change", "view"], ["erpconnection"]),
         # Approving over open issues is granted to named people (e.g. the customer-service lead) by IT.

@@ -23,6 +23,7 @@ urlpatterns = [
     path("orders/", include("orders.urls")),
     path("print/", include("production.print_urls")),
     path("masterdata/", include("production.excel_urls")),
+    path("dashboards/", include("dashboards.urls")),
     path("webhooks/shopify/<str:account_code>/", webhooks.shopify_webhook, name="shopify-webhook"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

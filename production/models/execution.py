@@ -85,6 +85,10 @@ class WorkOrder(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "planned_start"], name="workorder_plan_idx")]
+        permissions = [
+            ("view_gantt_workorder", _("Can see the production Gantt and each work order's drill-down")),
+            ("view_progress_workorder", _("Can see the production progress of sales orders")),
+        ]
 
     def __str__(self) -> str:
         return self.number
