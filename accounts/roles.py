@@ -46,6 +46,8 @@ _FLOOR = ["workorder", "workorderoperation", "reportevent", "downtime"]
 _READ_FLOOR = _perms("production", ["view"], _FLOOR)
 GANTT = "production.view_gantt_workorder"
 ORDER_PROGRESS = "production.view_progress_workorder"
+# Alerts: everyone named sees the rules; team leaders only their team's alerts; the production manager edits rules.
+_ALERTS_ALL = ["dashboards.view_alert", "dashboards.acknowledge_alert", "dashboards.view_alertrule"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [
@@ -76,6 +78,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "production.add_reportevent",
         *_perms("production", ["add", "change"], ["downtime"]),
         GANTT,
+        "dashboards.view_team_alerts",
+        "dashboards.acknowledge_alert",
+        "dashboards.view_alertrule",
     ],
     Role.PRODUCTION_MANAGER: [
         *_VIEW_MASTER_DATA,
@@ -94,6 +99,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("production", ["add", "change"], ["workorder", "workorderoperation", "downtime"]),
         GANTT,
         ORDER_PROGRESS,
+        *_ALERTS_ALL,
+        "dashboards.change_alertrule",
     ],
     Role.WAREHOUSE_KEEPER: [
         *_perms("production", ["view"], ["item", "warehouse"]),
@@ -129,6 +136,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
             ["add", "change", "delete", "view"],
             ["periodictask", "intervalschedule", "crontabschedule"],
         ),
+        *_ALERTS_ALL,
     ],
 }
 

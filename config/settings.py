@@ -158,6 +158,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 600.0,
         "kwargs": {"kinds": ["erp_stock"]},
     },
+    "evaluate-alerts": {"task": "dashboards.tasks.evaluate_alerts", "schedule": 300.0},
 }
 
 # Fernet keys for secrets at rest, newest first; older ones still decrypt until `manage.py rotate_secrets`.

@@ -51,12 +51,21 @@ def _enqueue_delivery() -> None:
 
 
 @transaction.atomic
-def notify(*, audience: str, subject: str, body: str, mention_mobiles: list[str] = []) -> list[Notification]:  # noqa: B006
-    """Queue one notification per enabled channel of `audience`; they are sent after commit."""
+def notify(
+    *,
+    audience: str,
+    subject: str,
+    body: str,
+    mention_mobiles: list[str] = [],  # noqa: B006
+    kinds: list[str] | None = None,
+) -> list[Notification]:
+    """Queue one notification per enabled channel of `audience` (only of `kinds` if given); sent after commit."""
     if audience not in NotifyChannel.Audience.values:
         raise ValueError(f"unknown audience {audience!r}")
     now = timezone.now()
     channels = NotifyChannel.objects.filter(audience=audience, enabled=True).order_by("pk")
+    if kinds is not None:
+        channels = channels.filter(kind__in=kinds)
     notifications = Notification.objects.bulk_create(
         Notification(
             channel=channel,
