@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("production.api_urls")),
     path("", include("integrations.api_urls")),
     path("", include("production.floor_api_urls")),
+    path("", include("dashboards.api_urls")),
 ]
 
 urlpatterns = [

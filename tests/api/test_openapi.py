@@ -57,6 +57,8 @@ ENDPOINTS = {
     "/api/v1/operations/resolve/": {"get"},
     "/api/v1/routing-steps/": {"get"},
     "/api/v1/routing-steps/{id}/": {"get"},
+    "/api/v1/dashboards/gantt/": {"get"},
+    "/api/v1/dashboards/order-progress/": {"get"},
 }
 
 
