@@ -106,6 +106,7 @@ def switch_language(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """Where each role starts: the pages its permissions open."""
     return render(request, "home.html", {"tiles": selectors.home_tiles(user=request.user)})

@@ -2,18 +2,21 @@
 
 from decimal import Decimal, InvalidOperation
 
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET
 
 from production.errors import BomCycleError
 from production.models import Item
 from production.selectors import bom_explode
 
 
+@login_required
 @permission_required("production.view_item", raise_exception=True)
+@require_GET
 def item_list(request: HttpRequest) -> HttpResponse:
     """Items with search by code or name and filters by kind and category."""
     items = Item.objects.all()
@@ -28,7 +31,9 @@ def item_list(request: HttpRequest) -> HttpResponse:
     return render(request, "production/item_list.html", context)
 
 
+@login_required
 @permission_required("production.view_item", raise_exception=True)
+@require_GET
 def item_detail(request: HttpRequest, code: str) -> HttpResponse:
     """One item: its routing and its BOM exploded to every level for a chosen quantity."""
     item = get_object_or_404(Item, code=code)
