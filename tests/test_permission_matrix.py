@@ -32,7 +32,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Team
 from accounts.roles import Role
-from integrations.models import SkuMapping
+from integrations.models import ErpConnection, SkuMapping
 from orders.models import ErpPush, OrderIssue, SalesOrder
 from production.floor import downtime_start, report_event_record
 from production.models import BomLine, Item, RoutingStep, StockLevel, Warehouse, WorkCenter
@@ -135,6 +135,15 @@ MATRIX: dict[str, Row] = {
     "integrations:sync-export": Row(read=roles(CS, FIN, IT), write=NOBODY),
     "integrations:account-test": Row(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["account"].pk}),
     "integrations:account-poll": Row(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["account"].pk}),
+    "integrations:erp-pull": Row(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["erp"].pk}),
+    # --- Dashboards --------------------------------------------------------------------------------------
+    "dashboards:gantt": Row(read=roles(TL, PM, IT), write=NOBODY),
+    "dashboards:gantt-export": Row(read=roles(TL, PM, IT), write=NOBODY),
+    "dashboards:work-order": Row(
+        read=roles(TL, PM, IT), write=NOBODY, kwargs=lambda w: {"number": w["work_order"].number}
+    ),
+    "dashboards:order-progress": Row(read=roles(CS, SALES, PM), write=NOBODY),
+    "dashboards:order-progress-export": Row(read=roles(CS, SALES, PM), write=NOBODY),
     # --- Production planning pages -----------------------------------------------------------------------
     "orders:release": Row(read=roles(PM), write=roles(PM)),
     "orders:work-orders": Row(read=roles(PM), write=NOBODY),
@@ -200,6 +209,7 @@ MATRIX: dict[str, Row] = {
     ),
     "api-erp-push-list": api(read=roles(CS, IT), write=NOBODY),
     "api-erp-push-detail": api(read=roles(CS, IT), write=NOBODY, kwargs=lambda w: {"pk": w["push"].pk}),
+    "api-erp-pull-list": api(read=NOBODY, write=roles(IT)),
     "api-erp-push-retry": api(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["push"].pk}),
     # --- API: shop floor ---------------------------------------------------------------------------------
     "api-work-order-list": api(read=roles(SALES, OP, TL, PM, FIN, IT), write=NOBODY),
@@ -225,6 +235,7 @@ ADMIN: dict[str, tuple[frozenset, frozenset]] = {
     "accounts.user": (roles(PM, IT), roles(IT)),
     "accounts.team": (roles(PM, IT), roles(IT)),
     "accounts.auditevent": (roles(IT), NOBODY),
+    "accounts.apikey": (roles(IT), roles(IT)),
     "production.item": (roles(PM, IT), roles(PM, IT)),
     "production.bomline": (roles(PM, IT), roles(PM, IT)),
     "production.warehouse": (roles(PM, IT), roles(IT)),
@@ -366,6 +377,9 @@ def build_world(users: dict[Role, Any]) -> dict[str, Any]:
         "run": make_run(account),
         "mapping": SkuMapping.objects.create(external_sku="HK-01", item=item, created_by=users[CS]),
         "push": push,
+        "erp": ErpConnection.objects.create(
+            name="K3", server_url="http://127.0.0.1:9/K3Cloud/", acct_id="A1", username="loopline"
+        ),
     }
 
 
