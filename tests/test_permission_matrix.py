@@ -222,6 +222,9 @@ MATRIX: dict[str, Row] = {
     "api-report-event-list": api(read=roles(OP, TL, PM, IT), write=roles(OP, TL)),
     "api-downtime-list": api(read=roles(OP, TL, PM, IT), write=roles(OP, TL, PM)),
     "api-downtime-end": api(read=NOBODY, write=roles(OP, TL, PM)),
+    # --- API: dashboards ---------------------------------------------------------------------------------
+    "api-gantt": api(read=roles(TL, PM, IT), write=NOBODY),
+    "api-order-progress": api(read=roles(CS, SALES, PM), write=NOBODY),
     # --- API description ---------------------------------------------------------------------------------
     "api-schema": api(read=PUBLIC, write=NOBODY),
     "api-docs": Row(read=PUBLIC, write=NOBODY),
@@ -236,6 +239,8 @@ ADMIN: dict[str, tuple[frozenset, frozenset]] = {
     "accounts.team": (roles(PM, IT), roles(IT)),
     "accounts.auditevent": (roles(IT), NOBODY),
     "accounts.apikey": (roles(IT), roles(IT)),
+    "dashboards.alert": (roles(PM, IT), NOBODY),
+    "dashboards.alertrule": (roles(PM, IT), NOBODY),
     "production.item": (roles(PM, IT), roles(PM, IT)),
     "production.bomline": (roles(PM, IT), roles(PM, IT)),
     "production.warehouse": (roles(PM, IT), roles(IT)),
