@@ -48,6 +48,8 @@ GANTT = "production.view_gantt_workorder"
 ORDER_PROGRESS = "production.view_progress_workorder"
 # Alerts: everyone named sees the rules; team leaders only their team's alerts; the production manager edits rules.
 _ALERTS_ALL = ["dashboards.view_alert", "dashboards.acknowledge_alert", "dashboards.view_alertrule"]
+MACHINE_LOAD = "production.view_machine_load"
+KPIS = "production.view_kpis"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [
@@ -81,6 +83,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "dashboards.view_team_alerts",
         "dashboards.acknowledge_alert",
         "dashboards.view_alertrule",
+        MACHINE_LOAD,
     ],
     Role.PRODUCTION_MANAGER: [
         *_VIEW_MASTER_DATA,
@@ -101,6 +104,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         ORDER_PROGRESS,
         *_ALERTS_ALL,
         "dashboards.change_alertrule",
+        MACHINE_LOAD,
+        KPIS,
     ],
     Role.WAREHOUSE_KEEPER: [
         *_perms("production", ["view"], ["item", "warehouse"]),
@@ -111,6 +116,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_ORDERS,
         "integrations.view_syncrun",
         *_perms("production", ["view"], ["workorder", "workorderoperation"]),
+        KPIS,
     ],
     Role.IT_ADMIN: [
         *_perms("accounts", ["add", "change", "view"], ["user", "team"]),
@@ -131,6 +137,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
             ["channelaccount", "skumapping", "fieldmapping", "notifychannel"],
         ),
         *_perms("integrations", ["view"], ["syncrun", "notification"]),
+        MACHINE_LOAD,
+        KPIS,
         *_perms(
             "django_celery_beat",
             ["add", "change", "delete", "view"],

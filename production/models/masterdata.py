@@ -142,6 +142,11 @@ class WorkCenter(models.Model):
         verbose_name = _("work centre")
         verbose_name_plural = _("work centres")
         ordering = ["code"]
+        # The factory's analytics pages read every work centre's figures: granted per role, not per object.
+        permissions = [
+            ("view_machine_load", _("Can see machine load, downtime Pareto and OEE")),
+            ("view_kpis", _("Can see the KPI trends")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(capacity_hours_per_day__gte=0, capacity_hours_per_day__lte=24),

@@ -59,6 +59,10 @@ ENDPOINTS = {
     "/api/v1/routing-steps/{id}/": {"get"},
     "/api/v1/dashboards/gantt/": {"get"},
     "/api/v1/dashboards/order-progress/": {"get"},
+    "/api/v1/machine-load/": {"get"},
+    "/api/v1/oee/": {"get"},
+    "/api/v1/downtime-pareto/": {"get"},
+    "/api/v1/kpis/": {"get"},
 }
 
 
