@@ -144,6 +144,10 @@ MATRIX: dict[str, Row] = {
     ),
     "dashboards:order-progress": Row(read=roles(CS, SALES, PM), write=NOBODY),
     "dashboards:order-progress-export": Row(read=roles(CS, SALES, PM), write=NOBODY),
+    "analytics:load": Row(read=roles(TL, PM, IT), write=NOBODY),
+    "analytics:load-export": Row(read=roles(TL, PM, IT), write=NOBODY, kwargs=lambda w: {"table": "oee"}),
+    "analytics:kpis": Row(read=roles(PM, FIN, IT), write=NOBODY),
+    "analytics:kpis-export": Row(read=roles(PM, FIN, IT), write=NOBODY),
     # --- Production planning pages -----------------------------------------------------------------------
     "orders:release": Row(read=roles(PM), write=roles(PM)),
     "orders:work-orders": Row(read=roles(PM), write=NOBODY),
@@ -225,6 +229,10 @@ MATRIX: dict[str, Row] = {
     # --- API: dashboards ---------------------------------------------------------------------------------
     "api-gantt": api(read=roles(TL, PM, IT), write=NOBODY),
     "api-order-progress": api(read=roles(CS, SALES, PM), write=NOBODY),
+    "api-machine-load": api(read=roles(TL, PM, IT), write=NOBODY),
+    "api-oee": api(read=roles(TL, PM, IT), write=NOBODY),
+    "api-downtime-pareto": api(read=roles(TL, PM, IT), write=NOBODY),
+    "api-kpis": api(read=roles(PM, FIN, IT), write=NOBODY),
     # --- API description ---------------------------------------------------------------------------------
     "api-schema": api(read=PUBLIC, write=NOBODY),
     "api-docs": Row(read=PUBLIC, write=NOBODY),
