@@ -42,7 +42,7 @@ class LoginView(auth_views.LoginView):
 
 
 def _tablet_sign_in(request: HttpRequest, user: User) -> HttpResponse:
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="accounts.backends.PermissionsInOneQueryBackend")
     target = request.POST.get("next") or request.GET.get("next") or "home"
     if target != "home" and not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = "home"

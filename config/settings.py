@@ -168,7 +168,7 @@ LOOPLINE_ENCRYPTION_KEYS = [key.strip() for key in env_secret("LOOPLINE_ENCRYPTI
 # --- Authentication ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.PermissionsInOneQueryBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -192,6 +192,9 @@ PIN_MAX_FAILURES = env_int("LOOPLINE_PIN_MAX_FAILURES", 5)
 PIN_LOCKOUT_MINUTES = env_int("LOOPLINE_PIN_LOCKOUT_MINUTES", 15)
 
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 12 * 3600)
+# Every request of a signed-in user reads the session: from the cache (Redis in production), the database
+# keeping the durable copy, so a restart or a cache flush signs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

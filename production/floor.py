@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -158,8 +158,20 @@ def _check_quantities(operation: WorkOrderOperation, good: Decimal, scrap: Decim
         for qty in (good, scrap, rework):
             if qty != qty.to_integral_value():
                 raise FloorError(_("Pieces are counted in whole numbers."), code="qty_invalid")
-    limit, previous = input_limit(operation)
     after = operation.processed_qty + good + scrap + rework
+    # The previous step's good total came with the locked row (`previous_good`); it only ever grows, so a
+    # figure read a moment ago can refuse too much but never allow too much. Only a refusal reads it again:
+    # for the step's name in the message, and in case it grew meanwhile.
+    previous_good = getattr(operation, "previous_good", None)
+    if previous_good is not None:
+        limit = previous_good
+    elif hasattr(operation, "previous_good"):
+        limit = operation.work_order.qty * (1 + Decimal(settings.LOOPLINE_FIRST_STEP_OVERRUN_PCT) / 100)
+    else:
+        limit, _previous = input_limit(operation)
+    if after <= limit:
+        return
+    limit, previous = input_limit(operation)
     if after > limit:
         left = max(limit - operation.processed_qty, Decimal(0))
         if previous is not None:
@@ -185,10 +197,35 @@ def _check_quantities(operation: WorkOrderOperation, good: Decimal, scrap: Decim
 
 
 def _replay(client_uuid: uuid.UUID) -> PressResult | None:
-    event = ReportEvent.objects.filter(client_uuid=client_uuid).only("result").first()
+    event = ReportEvent.objects.filter(client_uuid=client_uuid).values_list("pk", "result").first()
     if event is None:
         return None
-    return PressResult(**{**event.result, "duplicate": True})
+    return _replayed(*event)
+
+
+def _replayed(event_id: int, result: dict) -> PressResult:
+    # The answer is stored with the event as it is inserted, before its id exists: the id comes from the row.
+    return PressResult(**{**result, "event_id": event_id, "duplicate": True})
+
+
+def _locked_operation(operations: QuerySet, code: str, press_id: uuid.UUID) -> WorkOrderOperation | None:
+    """The operation with this code, locked, with everything a press needs in the same round trip: its work
+    order and item, the previous step's good total and an earlier answer to this press, if any."""
+    previous = WorkOrderOperation.objects.filter(
+        work_order_id=OuterRef("work_order_id"), sequence__lt=OuterRef("sequence")
+    ).order_by("-sequence")
+    earlier = ReportEvent.objects.filter(client_uuid=press_id)
+    return (
+        operations.select_for_update(of=("self",))
+        .select_related("work_order__item")
+        .annotate(
+            previous_good=Subquery(previous.values("good_qty")[:1]),
+            replay_id=Subquery(earlier.values("pk")[:1]),
+            replay_result=Subquery(earlier.values("result")[:1]),
+        )
+        .filter(code=code)
+        .first()
+    )
 
 
 def report_event_record(
@@ -205,12 +242,13 @@ def report_event_record(
     photo: UploadedFile | None = None,
     client_at: datetime | None = None,
     now: datetime | None = None,
+    operations: QuerySet[WorkOrderOperation] | None = None,
 ) -> PressResult:
-    """Apply one press (start, pause, resume, report, complete) to an operation; a repeated UUID changes nothing."""
+    """Apply one press (start, pause, resume, report, complete) to an operation; a repeated UUID changes nothing.
+
+    `operations` are the ones the caller may press on (all by default); another code is unknown.
+    """
     press_id = parse_client_uuid(client_uuid)
-    replay = _replay(press_id)
-    if replay is not None:
-        return replay
     if action not in Action.values:
         raise FloorError(_("Unknown action."), code="action_invalid")
     good = parse_qty(good_qty, _("Good quantity"))
@@ -226,18 +264,16 @@ def report_event_record(
     code = (operation_code or "").strip().upper()
     try:
         with transaction.atomic():
-            operation = (
-                WorkOrderOperation.objects.select_for_update(of=("self",))
-                .select_related("work_order__item")
-                .filter(code=code)
-                .first()
+            # One round trip takes the lock and finds an earlier answer; the lock is held only for the insert
+            # of the event and the update of the operation that follow. A twin of this press that commits while
+            # this one waits for the lock is not in that snapshot: its unique UUID stops the insert below.
+            operation = _locked_operation(
+                WorkOrderOperation.objects.all() if operations is None else operations, code, press_id
             )
             if operation is None:
                 raise FloorError(_("No operation has the code %(code)s.") % {"code": code[:40]}, code="unknown_code")
-            # Checked again under the lock: a twin of this press may have committed while we waited.
-            replay = _replay(press_id)
-            if replay is not None:
-                return replay
+            if operation.replay_id is not None:
+                return _replayed(operation.replay_id, operation.replay_result)
             result = _apply(operation, operator, action, press_id, good, scrap, rework, reason, note, photo,
                             client_at, now or timezone.now())  # fmt: skip
     except IntegrityError:
@@ -252,34 +288,52 @@ def _apply(operation, operator, action, press_id, good, scrap, rework, reason, n
     after = _check_transition(operation, action)
     _check_quantities(operation, good, scrap, rework)
     before = operation.status
+    changes: dict[str, Any] = {"status": after, "last_event_at": now}
     if action == Action.START:
-        operation.actual_start = operation.actual_start or now
-        operation.running_since = now
+        operation.actual_start = changes["actual_start"] = operation.actual_start or now
+        operation.running_since = changes["running_since"] = now
     elif action == Action.RESUME:
-        operation.running_since = now
+        operation.running_since = changes["running_since"] = now
     elif action in (Action.PAUSE, Action.COMPLETE) and before == OpStatus.RUNNING:
-        operation.labour_minutes += _minutes(operation.running_since, now)
-        operation.running_since = None
+        worked = _minutes(operation.running_since, now)
+        operation.labour_minutes += worked
+        changes["labour_minutes"] = F("labour_minutes") + worked
+        operation.running_since = changes["running_since"] = None
     if action == Action.COMPLETE:
-        operation.actual_end = now
-    operation.good_qty += good
-    operation.scrap_qty += scrap
-    operation.rework_qty += rework
+        operation.actual_end = changes["actual_end"] = now
+    for field, qty in (("good_qty", good), ("scrap_qty", scrap), ("rework_qty", rework)):
+        if qty:
+            setattr(operation, field, getattr(operation, field) + qty)
+            # Relative to the row, not to what was read: right even if the lock were ever forgotten.
+            changes[field] = F(field) + qty
     operation.status = after
     operation.last_event_at = now
-    operation.save(
-        update_fields=["status", "good_qty", "scrap_qty", "rework_qty", "actual_start", "actual_end",
-                       "running_since", "labour_minutes", "last_event_at"]
-    )  # fmt: skip
     work_order = operation.work_order
     new_status = work_order.status
     if action == Action.START and work_order.status == WorkOrder.Status.PLANNED:
         new_status = WorkOrder.Status.IN_PROGRESS
-    if action == Action.COMPLETE and not work_order.operations.exclude(status=OpStatus.DONE).exists():
+    if (
+        action == Action.COMPLETE
+        and not work_order.operations.exclude(pk=operation.pk).exclude(status=OpStatus.DONE).exists()
+    ):
         new_status = WorkOrder.Status.COMPLETED
     if new_status != work_order.status:
         WorkOrder.objects.filter(pk=work_order.pk).update(status=new_status)
         work_order.status = new_status
+    result = PressResult(
+        event_id=0,
+        operation_code=operation.code,
+        action=action,
+        status=operation.status,
+        good_qty=f"{operation.good_qty.normalize():f}",
+        scrap_qty=f"{operation.scrap_qty.normalize():f}",
+        rework_qty=f"{operation.rework_qty.normalize():f}",
+        labour_minutes=f"{operation.labour_minutes:f}",
+        work_order_status=work_order.status,
+        at=now.isoformat(),
+    )
+    answer = result.as_dict()
+    del answer["event_id"], answer["duplicate"]
     event = ReportEvent(
         operation=operation,
         operator=operator,
@@ -292,23 +346,15 @@ def _apply(operation, operator, action, press_id, good, scrap, rework, reason, n
         client_uuid=press_id,
         client_at=client_at,
         at=now,
+        result=answer,
     )
     if photo is not None:
         event.photo.save(f"{press_id}.{(photo.name or 'photo.jpg').rsplit('.', 1)[-1][:5]}", photo, save=False)
+    # The event first: a twin press that got here first stops this one at the unique UUID before the
+    # operation changes.
     event.save()
-    result = PressResult(
-        event_id=event.pk,
-        operation_code=operation.code,
-        action=action,
-        status=operation.status,
-        good_qty=f"{operation.good_qty.normalize():f}",
-        scrap_qty=f"{operation.scrap_qty.normalize():f}",
-        rework_qty=f"{operation.rework_qty.normalize():f}",
-        labour_minutes=f"{operation.labour_minutes:f}",
-        work_order_status=work_order.status,
-        at=now.isoformat(),
-    )
-    ReportEvent.objects.filter(pk=event.pk).update(result=result.as_dict())
+    WorkOrderOperation.objects.filter(pk=operation.pk).update(**changes)
+    result.event_id = event.pk
     return result
 
 

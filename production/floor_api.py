@@ -100,7 +100,6 @@ def _check_visible(queryset: QuerySet, user: User, code: str, message: str) -> N
         raise FloorError(message % {"code": code[:40]}, code="unknown_code")
 
 
-NO_OPERATION = _("No operation has the code %(code)s.")
 NO_WORK_CENTER = _("No work centre has the code %(code)s.")
 
 
@@ -576,8 +575,9 @@ class ReportEventViewSet(
         body = ReportEventCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         press = body.validated_data
-        _check_visible(WorkOrderOperation.objects.all(), request.user, press["operation_code"], NO_OPERATION)
-        result: PressResult = _floor_call(report_event_record, operator=request.user, **press)
+        # The visible operations go into the service's one locked lookup: no separate visibility query.
+        visible = restrict(WorkOrderOperation.objects.all(), request.user, "view")
+        result: PressResult = _floor_call(report_event_record, operator=request.user, operations=visible, **press)
         answer = PressResultSerializer(result).data
         return Response(answer, status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
 

@@ -587,3 +587,19 @@ def test_it_lists_with_a_constant_number_of_queries(users, url, django_assert_ma
     assert response.status_code == 200
     body = response.json()
     assert len(body.get("results", body.get("operations", []))) >= 4
+
+
+def test_a_press_and_its_replay_each_take_a_handful_of_queries(operator, floor):
+    """The whole request, sign-in check included: the floor's hottest path stays cheap as the code changes."""
+    client = api_client(operator)
+    client.post(f"{API}/report-events/", press_body(floor.first.code, "start"), format="json")
+    body = press_body(floor.first.code, "report", good_qty="1")
+
+    with CaptureQueriesContext(connection) as press:
+        assert client.post(f"{API}/report-events/", body, format="json").status_code == 201
+    with CaptureQueriesContext(connection) as replay:
+        assert client.post(f"{API}/report-events/", body, format="json").status_code == 200
+
+    # user, permissions, (savepoint) locked operation with the earlier answer, event, operation, (release)
+    assert len(press.captured_queries) <= 7
+    assert len(replay.captured_queries) <= 5
