@@ -50,6 +50,10 @@ ORDER_PROGRESS = "production.view_progress_workorder"
 _ALERTS_ALL = ["dashboards.view_alert", "dashboards.acknowledge_alert", "dashboards.view_alertrule"]
 MACHINE_LOAD = "production.view_machine_load"
 KPIS = "production.view_kpis"
+# Reconciliation reads ERP outbound against WMS shipments; today's shipments read the ERP outbound only.
+_SHIPMENTS = "integrations.view_erpoutboundline"
+_RECONCILE = ["integrations.view_wmsshipmentline", _SHIPMENTS]
+_UPLOAD_WMS = "integrations.add_wmsshipmentline"
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CUSTOMER_SERVICE: [
@@ -65,6 +69,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("production", ["view"], ["item", "stocklevel", "workorder", "workorderoperation"]),
         *_READ_ORDERS,
         ORDER_PROGRESS,
+        _SHIPMENTS,
     ],
     Role.OPERATOR: [
         *_perms("production", ["view"], ["item", "workcenter", "operation", "routingstep"]),
@@ -106,10 +111,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "dashboards.change_alertrule",
         MACHINE_LOAD,
         KPIS,
+        *_RECONCILE,
     ],
     Role.WAREHOUSE_KEEPER: [
         *_perms("production", ["view"], ["item", "warehouse"]),
         *_perms("production", ["view", "change"], ["stocklevel"]),
+        *_RECONCILE,
+        _UPLOAD_WMS,
     ],
     Role.FINANCE: [
         *_perms("production", ["view"], ["item", "warehouse", "stocklevel"]),
@@ -117,6 +125,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "integrations.view_syncrun",
         *_perms("production", ["view"], ["workorder", "workorderoperation"]),
         KPIS,
+        *_RECONCILE,
+        _UPLOAD_WMS,
     ],
     Role.IT_ADMIN: [
         *_perms("accounts", ["add", "change", "view"], ["user", "team"]),
@@ -139,6 +149,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("integrations", ["view"], ["syncrun", "notification"]),
         MACHINE_LOAD,
         KPIS,
+        *_RECONCILE,
+        _UPLOAD_WMS,
         *_perms(
             "django_celery_beat",
             ["add", "change", "delete", "view"],

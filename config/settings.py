@@ -159,6 +159,12 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"kinds": ["erp_stock"]},
     },
     "evaluate-alerts": {"task": "dashboards.tasks.evaluate_alerts", "schedule": 300.0},
+    "pull-erp-outbound": {
+        "task": "integrations.tasks.pull_erp_data",
+        "schedule": 300.0,
+        "kwargs": {"kinds": ["erp_outbound"]},
+    },
+    "refresh-today-shipments": {"task": "integrations.tasks.refresh_today_shipments", "schedule": 300.0},
 }
 
 # Fernet keys for secrets at rest, newest first; older ones still decrypt until `manage.py rotate_secrets`.

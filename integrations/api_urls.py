@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from integrations import api
+from integrations import api, reconciliation_api
 
 router = SimpleRouter()
 router.register("sales-orders", api.SalesOrderViewSet, basename="api-sales-order")
@@ -12,5 +12,8 @@ router.register("sync-runs", api.SyncRunViewSet, basename="api-sync-run")
 router.register("sku-mappings", api.SkuMappingViewSet, basename="api-sku-mapping")
 router.register("erp-pushes", api.ErpPushViewSet, basename="api-erp-push")
 router.register("erp-pulls", api.ErpPullViewSet, basename="api-erp-pull")
+router.register("wms-shipments", reconciliation_api.WmsShipmentViewSet, basename="api-wms-shipment")
+router.register("reconciliation", reconciliation_api.ReconciliationViewSet, basename="api-reconciliation")
+router.register("shipments/today", reconciliation_api.TodayShipmentsViewSet, basename="api-today-shipments")
 
 urlpatterns = router.urls

@@ -122,3 +122,57 @@ def sync_runs_xlsx(runs: Iterable[SyncRun]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _sheet(workbook: Workbook, title: str, columns: list[tuple[str, int]]) -> WriteOnlyWorksheet:
+    sheet = workbook.create_sheet(title=title[:31])
+    sheet.freeze_panes = "A2"
+    for index, (_label, width) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    header = []
+    for label, _width in columns:
+        cell = _text(sheet, str(label))
+        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="EEF1F4")
+        header.append(cell)
+    sheet.append(header)
+    return sheet
+
+
+def _day(sheet: WriteOnlyWorksheet, value) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value)
+    cell.number_format = "yyyy-mm-dd"
+    return cell
+
+
+def reconciliation_xlsx(rows: Iterable, trend: list[dict[str, Any]], period: str) -> bytes:
+    """Item-days (ERP qty, WMS qty, difference) and the trend per period, as numbers and dates Excel can sum."""
+    workbook = Workbook(write_only=True)
+    qty = "#,##0.####"
+    sheet = _sheet(
+        workbook,
+        _("Item-days"),
+        [(_("Day"), 12), (_("Material code"), 16), (_("Name"), 36), (_("ERP outbound qty"), 16),
+         (_("WMS shipped qty"), 16), (_("Difference (ERP − WMS)"), 20)],
+    )  # fmt: skip
+    for row in rows:
+        sheet.append(
+            [_day(sheet, row.day), _text(sheet, row.item_code), _text(sheet, row.item_name),
+             _number(sheet, row.erp_qty, qty), _number(sheet, row.wms_qty, qty),
+             _number(sheet, row.difference, qty)]
+        )  # fmt: skip
+    sheet = _sheet(
+        workbook,
+        _("Deviation per %(period)s") % {"period": period},
+        [(_("Period start"), 14), (_("ERP outbound qty"), 16), (_("WMS shipped qty"), 16),
+         (_("Σ |ERP − WMS|"), 16), (_("Deviation rate"), 16)],
+    )  # fmt: skip
+    for row in trend:
+        rate = row["deviation_rate"]
+        sheet.append(
+            [_day(sheet, row["period_start"]), _number(sheet, row["erp_qty"], qty),
+             _number(sheet, row["wms_qty"], qty), _number(sheet, row["abs_difference"], qty),
+             _number(sheet, rate, "0.00%") if rate is not None else _text(sheet, "")]
+        )  # fmt: skip
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -384,3 +384,70 @@ class ErpConnection(models.Model):
 
     def set_credentials(self, credentials: dict[str, str]) -> None:
         self.credentials_encrypted = encrypt_json(credentials)
+
+
+class ErpOutboundLine(models.Model):
+    """One line of an audited sales outbound bill (SAL_OUTSTOCK) in the ERP: what the ERP says was shipped."""
+
+    erp_connection = models.ForeignKey(
+        ErpConnection, verbose_name=_("ERP connection"), on_delete=models.CASCADE, related_name="outbound_lines"
+    )
+    entry_id = models.CharField(_("ERP entry id"), max_length=64)
+    bill_number = models.CharField(_("outbound bill"), max_length=64)
+    bill_date = models.DateField(_("outbound date"), db_index=True)
+    customer_number = models.CharField(_("ERP customer code"), max_length=64, blank=True)
+    sale_order_number = models.CharField(_("ERP sales order"), max_length=64, blank=True)
+    item = models.ForeignKey(
+        "production.Item", verbose_name=_("item"), on_delete=models.PROTECT, related_name="erp_outbound_lines"
+    )
+    qty = models.DecimalField(_("quantity"), max_digits=18, decimal_places=4)
+    warehouse_code = models.CharField(_("ERP warehouse code"), max_length=64, blank=True)
+    modified_at = models.DateTimeField(_("modified in the ERP"), null=True, blank=True)
+    pulled_at = models.DateTimeField(_("pulled at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("ERP outbound line")
+        verbose_name_plural = _("ERP outbound lines")
+        ordering = ["-bill_date", "bill_number", "entry_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["erp_connection", "entry_id"], name="erpoutbound_unique_entry"),
+        ]
+        indexes = [models.Index(fields=["bill_date", "item"], name="erpoutbound_day_item_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.bill_number} {self.item_id} × {self.qty}"
+
+
+class WmsShipmentLine(models.Model):
+    """One shipped line reported by the WMS (API or upload); the WMS's line id makes a repeat harmless."""
+
+    class Source(models.TextChoices):
+        API = "api", _("API")
+        UPLOAD = "upload", _("Upload")
+
+    line_id = models.CharField(_("WMS shipment line id"), max_length=64, unique=True)
+    shipped_at = models.DateTimeField(_("shipped at"))
+    ship_date = models.DateField(_("ship date"), db_index=True, help_text=_("The day of shipped_at in Asia/Shanghai."))
+    item = models.ForeignKey(
+        "production.Item", verbose_name=_("item"), on_delete=models.PROTECT, related_name="wms_shipment_lines"
+    )
+    qty = models.DecimalField(_("quantity"), max_digits=18, decimal_places=4)
+    warehouse_code = models.CharField(_("warehouse"), max_length=64, blank=True)
+    order_number = models.CharField(_("order number"), max_length=64, blank=True)
+    customer = models.CharField(_("customer"), max_length=100, blank=True)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices, default=Source.API)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("WMS shipment line")
+        verbose_name_plural = _("WMS shipment lines")
+        ordering = ["-shipped_at", "line_id"]
+        constraints = [models.CheckConstraint(condition=Q(qty__gte=0), name="wmsshipment_qty_not_negative")]
+        indexes = [models.Index(fields=["ship_date", "item"], name="wmsshipment_day_item_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.line_id} {self.item_id} × {self.qty}"

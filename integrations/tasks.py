@@ -54,3 +54,11 @@ def pull_erp_data(kinds: list[str] | None = None, trigger: str = "schedule") -> 
 
     runs = [erp_pull(kind=kind, trigger=trigger) for kind in (kinds or MASTER_DATA_KINDS)]
     return [run.pk for run in runs if run is not None]
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def refresh_today_shipments() -> int:
+    """Recompute today's shipments summary into the cache (beat runs this every 5 minutes)."""
+    from integrations.reconciliation import today_shipments_refresh
+
+    return len(today_shipments_refresh().rows)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import views
+from integrations import reconciliation_views, views
 
 app_name = "integrations"
 
@@ -21,4 +21,9 @@ urlpatterns = [
     path("sync/accounts/<int:pk>/test/", views.account_test, name="account-test"),
     path("sync/accounts/<int:pk>/poll/", views.account_poll, name="account-poll"),
     path("sync/erp/<int:pk>/pull/", views.erp_pull, name="erp-pull"),
+    path("reconciliation/", reconciliation_views.reconciliation_page, name="reconciliation"),
+    path("reconciliation/item-day/", reconciliation_views.reconciliation_item_day, name="reconciliation-item-day"),
+    path("reconciliation/export.xlsx", reconciliation_views.reconciliation_export, name="reconciliation-export"),
+    path("reconciliation/upload/", reconciliation_views.reconciliation_upload, name="reconciliation-upload"),
+    path("shipments/today/", reconciliation_views.today_shipments, name="today-shipments"),
 ]

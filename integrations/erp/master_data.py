@@ -28,7 +28,7 @@ from accounts.services import audit_record
 from integrations.channels.base import ChannelError, HttpTransport
 from integrations.erp.k3cloud import SHANGHAI, format_datetime, parse_datetime
 from integrations.erp.outbox import erp_client
-from integrations.models import ErpConnection, SyncRun
+from integrations.models import ErpConnection, ErpOutboundLine, SyncRun
 from production.models import BomLine, Item, StockLevel, Warehouse
 from production.selectors import bom_cycle_path
 
@@ -316,6 +316,76 @@ def _write_bom(parent: Item, lines: dict[str, tuple[Decimal, Decimal]], run: Syn
     run.unchanged += unchanged
 
 
+# --- Sales outbound (for the reconciliation) ------------------------------------------------------------------
+
+OUTBOUND_FIELDS = [
+    "FID",
+    "FBillNo",
+    "FDate",
+    "FCustomerID.FNumber",
+    "FModifyDate",
+    "FEntity_FEntryID",
+    "FMaterialID.FNumber",
+    "FRealQty",
+    "FStockID.FNumber",
+    "FSoorDerno",
+]
+
+
+def _apply_outbound(rows: list[dict[str, Any]], run: SyncRun) -> None:
+    connection = run.erp_connection
+    wanted: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        bill = str(row.get("FBillNo") or "")
+        try:
+            entry = _text(row, "FEntity_FEntryID", limit=64, number=bill)
+            material = _text(row, "FMaterialID.FNumber", limit=64, number=bill)
+            qty = _number(row, "FRealQty", bill)
+            day = parse_datetime(row.get("FDate"))
+            if day is None:
+                raise RowError("ROW_INVALID", f"FDate: {row.get('FDate')!r:.40} is not a date", bill)
+        except RowError as error:
+            _error(run, error.code, error.message, error.external_id)
+            continue
+        wanted[entry] = {
+            "bill_number": bill,
+            "bill_date": day.date(),
+            "customer_number": str(row.get("FCustomerID.FNumber") or "")[:64],
+            "sale_order_number": str(row.get("FSoorDerno") or "")[:64],
+            "material": material,
+            "qty": qty,
+            "warehouse_code": str(row.get("FStockID.FNumber") or "")[:64],
+            "modified_at": parse_datetime(row.get("FModifyDate")),
+        }
+
+    items = Item.objects.in_bulk({values["material"] for values in wanted.values()}, field_name="code")
+    existing = {
+        line.entry_id: line
+        for line in ErpOutboundLine.objects.filter(erp_connection=connection, entry_id__in=list(wanted))
+    }
+    fields = ["bill_number", "bill_date", "customer_number", "sale_order_number", "item_id", "qty", "warehouse_code"]
+    new, changed = [], []
+    for entry, values in wanted.items():
+        item = items.get(values.pop("material"))
+        if item is None:
+            _error(run, "ITEM_UNKNOWN", "the outbound line's material is not in Loopline", values["bill_number"])
+            continue
+        values["item_id"] = item.pk
+        line = existing.get(entry)
+        if line is None:
+            new.append(ErpOutboundLine(erp_connection=connection, entry_id=entry, **values))
+        elif any(getattr(line, name) != values[name] for name in fields):
+            for name, value in values.items():
+                setattr(line, name, value)
+            changed.append(line)
+        else:
+            run.unchanged += 1
+    ErpOutboundLine.objects.bulk_create(new, batch_size=1000)
+    ErpOutboundLine.objects.bulk_update(changed, [*fields, "modified_at"], batch_size=1000)
+    run.created += len(new)
+    run.updated += len(changed)
+
+
 SPECS: dict[str, PullSpec] = {
     Kind.ERP_MATERIALS: PullSpec(
         "BD_MATERIAL",
@@ -336,14 +406,17 @@ SPECS: dict[str, PullSpec] = {
         "FModifyDate ASC, FID ASC, FTreeEntity_FEntryID ASC",
         _apply_boms,
     ),
+    Kind.ERP_OUTBOUND: PullSpec(
+        "SAL_OUTSTOCK",
+        OUTBOUND_FIELDS,
+        "FModifyDate",
+        "FDocumentStatus='C'",  # audited bills only: a draft outbound has not left the warehouse
+        "FModifyDate ASC, FID ASC, FEntity_FEntryID ASC",
+        _apply_outbound,
+    ),
 }
 # The order of a full pull: items before the stock and BOMs that name them.
 MASTER_DATA_KINDS = [Kind.ERP_MATERIALS, Kind.ERP_STOCK, Kind.ERP_BOMS]
-
-
-def register(kind: str, spec: PullSpec) -> None:
-    """Another module's pull (the reconciliation's sales outbound) runs through the same machinery."""
-    SPECS[kind] = spec
 
 
 def _cursor(connection: ErpConnection, kind: str) -> datetime | None:

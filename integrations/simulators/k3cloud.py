@@ -354,6 +354,25 @@ SCHEMAS = {
             },
         ),
         _schema(
+            "SAL_OUTSTOCK",
+            {
+                "FID": NUM,
+                "FBillNo": STR,
+                "FDate": DATE,
+                "FCustomerID.FNumber": STR,
+                "FSaleOrgId.FNumber": STR,
+                "FDocumentStatus": STR,
+                "FModifyDate": DATE,
+            },
+            {
+                "FEntity_FEntryID": NUM,
+                "FMaterialID.FNumber": STR,
+                "FRealQty": NUM,  # 实发数量, in the sales unit
+                "FStockID.FNumber": STR,
+                "FSoorDerno": STR,  # 订单单号: the sale order shipped (key unconfirmed)
+            },
+        ),
+        _schema(
             "PRD_MO",
             {"FID": NUM, "FBillNo": STR, "FDocumentStatus": STR},
             {
@@ -721,6 +740,7 @@ class K3CloudSimulator:
                 }
             )
         self._rows["eng_bom"] = boms
+        self._rows["sal_outstock"] = []
         self._rows["prd_mo"] = [
             {
                 "fid": 500001 + n,
@@ -786,6 +806,47 @@ class K3CloudSimulator:
                         "fscraprate": scrap,
                     }
                 )
+
+    def add_outbound(
+        self,
+        *,
+        customer: str,
+        lines: list[tuple[str, Decimal]],
+        day: date,
+        sale_order: str = "",
+        warehouse: str = "K3-CK04",
+    ) -> str:
+        """An audited sales outbound bill (SAL_OUTSTOCK) of (material, qty) lines; returns its number."""
+        with self._lock:
+            rows = self._rows["sal_outstock"]
+            bill_id = max((row["fid"] for row in rows), default=600000) + 1
+            entry_id = max((row["fentity_fentryid"] for row in rows), default=610000)
+            number = f"XSCKD{bill_id - 600000:06d}"
+            for n, (material, qty) in enumerate(lines, start=1):
+                rows.append(
+                    {
+                        "fid": bill_id,
+                        "fbillno": number,
+                        "fdate": datetime(day.year, day.month, day.day),
+                        "fcustomerid.fnumber": customer,
+                        "fsaleorgid.fnumber": next(iter(self.organisations), ""),
+                        "fdocumentstatus": "C",
+                        "fmodifydate": _server_now(),
+                        "fentity_fentryid": entry_id + n,
+                        "fmaterialid.fnumber": material,
+                        "frealqty": Decimal(qty),
+                        "fstockid.fnumber": warehouse,
+                        "fsoorderno": sale_order,
+                    }
+                )
+        return number
+
+    def change_outbound_qty(self, number: str, material: str, qty: Decimal) -> None:
+        """Correct the shipped quantity of a line of an outbound bill, stamping FModifyDate now."""
+        with self._lock:
+            for row in self._rows["sal_outstock"]:
+                if row["fbillno"] == number and row["fmaterialid.fnumber"] == material:
+                    row.update(frealqty=Decimal(qty), fmodifydate=_server_now())
 
     def add_row(self, form_id: str, row: dict[str, Any]) -> None:
         """Add a raw query row (lower-case keys) as-is, e.g. a malformed one that the real ERP's data may hold."""
@@ -1109,6 +1170,13 @@ class K3CloudSimulator:
             self._bills[bill.id] = bill
             self._next_id += 1
             self._next_number += 1
+        # The demo's warehouse ships every pushed order the same day, from finished goods, in full.
+        self.add_outbound(
+            customer=bill.customer,
+            lines=[(entry.material, entry.qty) for entry in bill.entries],
+            day=now.date(),
+            sale_order=bill.number,
+        )
         return bill
 
     def _find(self, number: Any = None, bill_id: Any = None) -> SaleBill | None:
