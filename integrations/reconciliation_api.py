@@ -53,6 +53,18 @@ class WmsLineSerializer(serializers.ModelSerializer):
         fields = ["line_id", "shipped_at", "ship_date", "item", "qty", "warehouse_code", "order_number", "customer",
                   "source", "created_at", "updated_at"]  # fmt: skip
         read_only_fields = fields
+        extra_kwargs = {
+            "line_id": {"help_text": _("The WMS's own id of the shipment line.")},
+            "shipped_at": {"help_text": _("When it left.")},
+            "ship_date": {"help_text": _("The day of shipped_at in Asia/Shanghai.")},
+            "qty": {"help_text": _("Quantity shipped.")},
+            "warehouse_code": {"help_text": _("Warehouse it left from.")},
+            "order_number": {"help_text": _("Loopline's or the marketplace's order number.")},
+            "customer": {"help_text": _("Customer shipped to.")},
+            "source": {"help_text": _("api or upload.")},
+            "created_at": {"help_text": _("When Loopline first received the line.")},
+            "updated_at": {"help_text": _("When the line last changed.")},
+        }
 
 
 @extend_schema(tags=["reconciliation"])
@@ -95,9 +107,9 @@ class WmsShipmentViewSet(viewsets.GenericViewSet):
 
 
 class ItemDaySerializer(serializers.Serializer):
-    day = serializers.DateField(read_only=True)
+    day = serializers.DateField(read_only=True, help_text=_("The day, in Asia/Shanghai."))
     item = serializers.CharField(source="item_code", read_only=True, help_text=_("Material code."))
-    item_name = serializers.CharField(read_only=True)
+    item_name = serializers.CharField(read_only=True, help_text=_("Name of the item."))
     erp_qty = serializers.DecimalField(**QTY, help_text=_("Σ ERP sales outbound quantity of the item that day."))
     wms_qty = serializers.DecimalField(**QTY, help_text=_("Σ WMS shipped quantity of the item that day."))
     difference = serializers.DecimalField(**QTY, help_text=_("erp_qty − wms_qty."))
@@ -105,8 +117,8 @@ class ItemDaySerializer(serializers.Serializer):
 
 class PeriodSerializer(serializers.Serializer):
     period_start = serializers.DateField(read_only=True, help_text=_("First day of the day, week (Monday) or month."))
-    erp_qty = serializers.DecimalField(**QTY)
-    wms_qty = serializers.DecimalField(**QTY)
+    erp_qty = serializers.DecimalField(**QTY, help_text=_("Σ ERP sales outbound quantity in the period."))
+    wms_qty = serializers.DecimalField(**QTY, help_text=_("Σ WMS shipped quantity in the period."))
     abs_difference = serializers.DecimalField(**QTY, help_text=_("Σ |erp_qty − wms_qty| over the item-days."))
     deviation_rate = serializers.DecimalField(
         max_digits=18,
@@ -140,6 +152,7 @@ def _range(request: Request) -> tuple[date, date]:
 class ReconciliationViewSet(viewsets.GenericViewSet):
     """ERP sales outbound against WMS shipments, per item-day and per period."""
 
+    queryset = WmsShipmentLine.objects.none()  # figures are computed; the queryset only names the model
     permission_classes = [RequiredPermissions]
     required_perms = (READ,)
     serializer_class = ItemDaySerializer
@@ -172,7 +185,10 @@ class ReconciliationViewSet(viewsets.GenericViewSet):
             "Per day, week (from Monday) or month: Σ ERP outbound, Σ WMS shipped, Σ |ERP − WMS| over the item-days "
             "and the deviation rate Σ|ERP − WMS| ÷ Σ ERP. Every period of the range is listed, oldest first."
         ),
-        parameters=[*RANGE, OpenApiParameter("period", str, enum=PERIOD_CHOICES, default="day")],
+        parameters=[
+            *RANGE,
+            OpenApiParameter("period", str, enum=PERIOD_CHOICES, default="day", description="day, week or month."),
+        ],
         responses={200: PeriodSerializer(many=True), **ERRORS},
     )
     @action(detail=False, methods=["get"], pagination_class=None)
@@ -188,22 +204,23 @@ class ReconciliationViewSet(viewsets.GenericViewSet):
 class TodayRowSerializer(serializers.Serializer):
     customer = serializers.CharField(read_only=True, help_text=_("ERP customer code, or the WMS's customer."))
     channel = serializers.CharField(read_only=True, help_text=_("Shop name, when the order or customer tells it."))
-    item_code = serializers.CharField(read_only=True)
-    item_name = serializers.CharField(read_only=True)
-    erp_qty = serializers.DecimalField(**QTY)
-    wms_qty = serializers.DecimalField(**QTY)
+    item_code = serializers.CharField(read_only=True, help_text=_("Material code."))
+    item_name = serializers.CharField(read_only=True, help_text=_("Name of the item."))
+    erp_qty = serializers.DecimalField(**QTY, help_text=_("Σ ERP sales outbound quantity today."))
+    wms_qty = serializers.DecimalField(**QTY, help_text=_("Σ WMS shipped quantity today."))
 
 
 class TodaySerializer(serializers.Serializer):
-    day = serializers.DateField(read_only=True)
+    day = serializers.DateField(read_only=True, help_text=_("Today, in Asia/Shanghai."))
     computed_at = serializers.DateTimeField(read_only=True, help_text=_("When the cached summary was computed."))
-    rows = TodayRowSerializer(many=True, read_only=True)
+    rows = TodayRowSerializer(many=True, read_only=True, help_text=_("Per customer, channel and item."))
 
 
 @extend_schema(tags=["reconciliation"])
 class TodayShipmentsViewSet(viewsets.GenericViewSet):
     """Today's shipments per customer, channel and item."""
 
+    queryset = WmsShipmentLine.objects.none()  # the summary is computed; the queryset only names the model
     permission_classes = [RequiredPermissions]
     required_perms = (SHIPMENTS,)
     serializer_class = TodaySerializer
