@@ -136,6 +136,13 @@ MATRIX: dict[str, Row] = {
     "integrations:account-test": Row(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["account"].pk}),
     "integrations:account-poll": Row(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["account"].pk}),
     "integrations:erp-pull": Row(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["erp"].pk}),
+    "integrations:reconciliation": Row(read=roles(PM, WK, FIN, IT), write=NOBODY),
+    "integrations:reconciliation-item-day": Row(
+        read=roles(PM, WK, FIN, IT), write=NOBODY, query="day=2026-11-02&item=FG-1"
+    ),
+    "integrations:reconciliation-export": Row(read=roles(PM, WK, FIN, IT), write=NOBODY),
+    "integrations:reconciliation-upload": Row(read=NOBODY, write=roles(WK, FIN, IT)),
+    "integrations:today-shipments": Row(read=roles(SALES, PM, WK, FIN, IT), write=NOBODY),
     # --- Dashboards --------------------------------------------------------------------------------------
     "dashboards:gantt": Row(read=roles(TL, PM, IT), write=NOBODY),
     "dashboards:gantt-export": Row(read=roles(TL, PM, IT), write=NOBODY),
@@ -214,6 +221,10 @@ MATRIX: dict[str, Row] = {
     "api-erp-push-list": api(read=roles(CS, IT), write=NOBODY),
     "api-erp-push-detail": api(read=roles(CS, IT), write=NOBODY, kwargs=lambda w: {"pk": w["push"].pk}),
     "api-erp-pull-list": api(read=NOBODY, write=roles(IT)),
+    "api-wms-shipment-list": api(read=roles(PM, WK, FIN, IT), write=roles(WK, FIN, IT)),
+    "api-reconciliation-list": api(read=roles(PM, WK, FIN, IT), write=NOBODY),
+    "api-reconciliation-periods": api(read=roles(PM, WK, FIN, IT), write=NOBODY),
+    "api-today-shipments-list": api(read=roles(SALES, PM, WK, FIN, IT), write=NOBODY),
     "api-erp-push-retry": api(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["push"].pk}),
     # --- API: shop floor ---------------------------------------------------------------------------------
     "api-work-order-list": api(read=roles(SALES, OP, TL, PM, FIN, IT), write=NOBODY),
