@@ -2,6 +2,7 @@
 
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ from integrations.channels.base import (
     HttpTransport,
     NormalisedLine,
     NormalisedOrder,
+    Page,
+    WindowEnd,
     batched,
     prefetch,
 )
@@ -130,6 +133,15 @@ def _windows(start: datetime, end: datetime, span: timedelta) -> list[tuple[date
     return windows
 
 
+def _window_pages(
+    client: ChannelClient, windows: list[tuple[datetime, datetime]], page_size: int
+) -> Iterator[Page | WindowEnd]:
+    """The pages of every window in turn, each window closed by a WindowEnd, as one stream to prefetch."""
+    for window_start, window_end in windows:
+        yield from client.fetch_window(window_start, window_end, page_size=page_size)
+        yield WindowEnd(window_end)
+
+
 def poll_window_start(account: ChannelAccount, now: datetime) -> datetime:
     """Where a poll starts: the cursor minus the overlap, or the backfill start on the first poll."""
     if account.cursor is not None:
@@ -165,25 +177,28 @@ def poll_account(
         client = channel_client(account, transport)
         ctx = IngestContext.for_account(account, client)
         writer = PageWriter(ctx)
-        for window_start, window_end in _windows(start, now, client.max_window):
-            window_complete = True
-            in_flight: set[str] = set()
-            pages = prefetch(client.fetch_window(window_start, window_end, page_size=account.page_size))
-            for page, page_count in batched(pages):
-                run.pages += page_count
-                if page.errors:
-                    window_complete = False
-                    totals.errors.extend(error.as_record() for error in page.errors)
-                ids = {raw.external_id for raw in page.orders}
-                if ids & in_flight:
-                    writer.drain()  # an order seen earlier in this window changed: compare with what is stored
-                in_flight |= ids
-                writer.submit(prepare_page(ctx, page.orders))
-            writer.drain()
-            analyzed_at = _refresh_statistics(writer.result.created, analyzed_at)
-            cursor_may_move = cursor_may_move and window_complete
-            if cursor_may_move:
-                ChannelAccount.objects.filter(pk=account.pk, lease_owner=owner).update(cursor=window_end)
+        windows = _windows(start, now, client.max_window)
+        window_complete = True
+        in_flight: set[str] = set()
+        for item in batched(prefetch(_window_pages(client, windows, account.page_size))):
+            if isinstance(item, WindowEnd):
+                writer.drain()
+                analyzed_at = _refresh_statistics(writer.result.created, analyzed_at)
+                cursor_may_move = cursor_may_move and window_complete
+                if cursor_may_move:
+                    ChannelAccount.objects.filter(pk=account.pk, lease_owner=owner).update(cursor=item.end)
+                window_complete, in_flight = True, set()
+                continue
+            page, page_count = item
+            run.pages += page_count
+            if page.errors:
+                window_complete = False
+                totals.errors.extend(error.as_record() for error in page.errors)
+            ids = {raw.external_id for raw in page.orders}
+            if ids & in_flight:
+                writer.drain()  # an order seen earlier in this window changed: compare with what is stored
+            in_flight |= ids
+            writer.submit(prepare_page(ctx, page.orders))
         run.status = SyncRun.Status.SUCCEEDED if cursor_may_move else SyncRun.Status.PARTIAL
     except ChannelError as exc:
         totals.errors.append(exc.as_record())

@@ -71,6 +71,30 @@ def insert_rows(
 COPY_THRESHOLD = 200
 
 
+def stored_keys(
+    model: type[models.Model], scope: dict[str, Any], key: str, keys: Sequence[Any], columns: Sequence[str]
+) -> dict[Any, tuple]:
+    """{key: (columns…)} of the stored rows matching `scope` whose `key` column is among `keys` (attnames).
+
+    For the hash comparison of every order of every poll: plain tuples, no model instances, and on PostgreSQL
+    one `= ANY` array parameter instead of a placeholder per key.
+    """
+    if not keys:
+        return {}
+    if connection.vendor != "postgresql":
+        found = model.objects.filter(**scope, **{f"{key}__in": keys}).values_list(key, *columns)
+        return {row[0]: tuple(row[1:]) for row in found}
+    quote = connection.ops.quote_name
+    conditions = [f"{quote(name)} = %s" for name in scope]
+    sql = (
+        f"SELECT {', '.join(quote(name) for name in (key, *columns))} FROM {quote(model._meta.db_table)} "
+        f"WHERE {' AND '.join([*conditions, f'{quote(key)} = ANY(%s)'])}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*scope.values(), list(keys)])
+        return {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+
+
 def _csv_value(value: Any) -> Any:
     if value is None:
         return None

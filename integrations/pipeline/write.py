@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 
 from integrations.channels.base import ChannelClient, ChannelError, NormalisedOrder, RawOrder
 from integrations.models import ChannelAccount, FieldMapping
-from integrations.pipeline.bulk import JsonText, insert_rows
+from integrations.pipeline.bulk import JsonText, insert_rows, stored_keys
 from integrations.pipeline.checks import IssueSpec, SkuResolver, apply_field_mappings, validate, value_at
 from integrations.pipeline.clean import clean_order
 from orders.models import ErpPush, OrderIssue, OrderLine, SalesOrder
@@ -257,20 +257,32 @@ def prepare_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PreparedPage
     """Everything short of writing: compare hashes with what is stored, normalise, clean, map and validate."""
     result = PageResult(fetched=len(raw_orders))
     unique = {raw.external_id: raw for raw in raw_orders}  # a duplicate across pages is written once
-    existing = {
-        row.external_id: row
-        for row in SalesOrder.objects.filter(channel_account=ctx.account, external_id__in=list(unique)).only(
-            "id", "external_id", "payload_hash", "status", "external_status", "receiver_name", "receiver_phone",
-            "receiver_province", "receiver_city", "receiver_address", "paid_amount", "number",
-        )
-    }  # fmt: skip
+    # A re-poll sends mostly unchanged orders: their hashes are compared as plain tuples, and only orders whose
+    # payload changed are loaded as model instances.
+    stored = stored_keys(
+        SalesOrder, {"channel_account_id": ctx.account.pk}, "external_id", list(unique), ["payload_hash"]
+    )
+    changed = {key for key, (payload_hash,) in stored.items() if payload_hash != unique[key].payload_hash}
+    existing = (
+        {
+            row.external_id: row
+            for row in SalesOrder.objects.filter(channel_account=ctx.account, external_id__in=list(changed)).only(
+                "id", "external_id", "payload_hash", "status", "external_status", "receiver_name",
+                "receiver_phone", "receiver_province", "receiver_city", "receiver_address", "paid_amount", "number",
+            )
+        }
+        if changed
+        else {}
+    )  # fmt: skip
     to_write: list[_Prepared] = []
     settled_changes: list[tuple[SalesOrder, RawOrder, dict[str, Any]]] = []
     with translation.override("zh-hans"):
         for external_id, raw in unique.items():
             old = existing.get(external_id)
-            if old is not None and old.payload_hash == raw.payload_hash:
-                result.unchanged += 1
+            if (external_id in stored and external_id not in changed) or (
+                old is not None and old.payload_hash == raw.payload_hash
+            ):
+                result.unchanged += 1  # the same payload as stored
                 continue
             data, error = _normalise(ctx, raw)
             if old is None:
@@ -284,7 +296,7 @@ def prepare_page(ctx: IngestContext, raw_orders: list[RawOrder]) -> PreparedPage
                 result.unchanged += 1
             else:
                 to_write.append(_prepare(ctx, raw, data, error))
-    return PreparedPage(result, to_write, set(existing), settled_changes)
+    return PreparedPage(result, to_write, set(stored), settled_changes)
 
 
 def write_page(ctx: IngestContext, page: PreparedPage) -> PageResult:

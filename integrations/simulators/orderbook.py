@@ -158,6 +158,11 @@ class OrderBook:
     _version: int = 0
 
     @property
+    def version(self) -> int:
+        """Changes whenever an order is stored or changed: what was rendered from the book holds until then."""
+        return self._version
+
+    @property
     def step(self) -> timedelta:
         return (self.end - self.start) / max(self.count, 1)
 

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import orjson
+
 
 @dataclass
 class Faults:
@@ -61,8 +63,21 @@ class SimResponse:
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> "SimResponse":
-        body = json.dumps(data, ensure_ascii=False, default=str).encode()
+        body = dumps_json(data)
         return cls(status, body, {"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+
+
+# Times, dataclasses and anything else JSON lacks are written as str() would, as json.dumps(default=str) does.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dumps_json(data: Any) -> bytes:
+    """UTF-8 JSON of an answer: orjson (a page of 100 orders is encoded several times faster), or the standard
+    library for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(data, default=str, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, ensure_ascii=False, default=str).encode()
 
 
 class ProtocolHandler(Protocol):
