@@ -362,9 +362,15 @@ class Gantt:
     ticks: list[Tick]
 
 
-def make_bar(op: dict, window: Window | None, now: datetime) -> Bar:
+def status_labels() -> dict[str, str]:
+    """Operation status labels, translated once per page rather than once per bar."""
+    return {value: str(label) for value, label in OpStatus.choices}
+
+
+def make_bar(op: dict, window: Window | None, now: datetime, labels: dict[str, str] | None = None) -> Bar:
     """A Bar from an operation row; its geometry is computed when a window is given."""
     outlook = operation_outlook(op, now)
+    labels = labels or status_labels()
     actual_end = op["actual_end"] or (now if op["actual_start"] and op["status"] in STARTED else None)
     bar = Bar(
         id=op["id"],
@@ -374,7 +380,7 @@ def make_bar(op: dict, window: Window | None, now: datetime) -> Bar:
         work_center=op["work_center__code"],
         work_order=op["work_order__number"],
         status=op["status"],
-        status_label=str(OpStatus(op["status"]).label),
+        status_label=labels[op["status"]],
         planned_start=op["planned_start"],
         planned_end=op["planned_end"],
         actual_start=op["actual_start"],
@@ -459,8 +465,9 @@ def _work_order_rows(window: Window, filters: GanttFilters, page: int, page_size
         .order_by("work_order_id", "sequence")
         .values(*OPERATION_FIELDS)
     )
+    labels = status_labels()
     for op in operations:
-        rows[op["work_order_id"]].bars.append(make_bar(op, window, now))
+        rows[op["work_order_id"]].bars.append(make_bar(op, window, now, labels))
     return list(rows.values()), count, page, num_pages
 
 
@@ -485,8 +492,9 @@ def _work_center_rows(window: Window, filters: GanttFilters, page: int, page_siz
         .order_by("work_center_id", "planned_start", "id")
         .values(*OPERATION_FIELDS)
     )
+    labels = status_labels()
     for op in operations:
-        rows[op["work_center_id"]].bars.append(make_bar(op, window, now))
+        rows[op["work_center_id"]].bars.append(make_bar(op, window, now, labels))
     stops = (
         reads(Downtime)
         .filter(work_center_id__in=list(rows), started_at__lt=window.end)
@@ -516,7 +524,8 @@ def gantt_operations(*, window: Window, filters: GanttFilters, now: datetime | N
         .order_by("work_order__planned_start", "work_order__number", "sequence")
         .values(*OPERATION_FIELDS)
     )
-    return [make_bar(op, None, now) for op in operations.iterator(chunk_size=2000)]
+    labels = status_labels()
+    return [make_bar(op, None, now, labels) for op in operations.iterator(chunk_size=2000)]
 
 
 # --- Filter choices and the change fingerprint -----------------------------------------------------------
@@ -626,7 +635,8 @@ def work_order_detail(number: str, *, now: datetime | None = None) -> WorkOrderD
         first, last = min(moments), max([*moments, now] if any(o["status"] in STARTED for o in operations) else moments)
         padding = max((last - first) / 20, timedelta(minutes=30))
         window = Window(zoom="custom", start=first - padding, end=last + padding)
-    bars = [make_bar(op, window, now) for op in operations]
+    labels = status_labels()
+    bars = [make_bar(op, window, now, labels) for op in operations]
     events = [
         EventRow(
             at=event["at"],
