@@ -640,7 +640,7 @@ def kpis(*, now: datetime, weeks: int = KPI_WEEKS, months: int = KPI_MONTHS) -> 
     since = day_start(min(week_starts[0], month_starts[0]))
     until = day_start(max(week_starts[-1] + timedelta(days=7), _add_months(month_starts[-1], 1)))
     # The rows are cached, not the KPIs: names and definitions follow the reader's language.
-    key = f"analytics:kpis:v1:{since:%Y%m%d}:{until:%Y%m%d}:{now.astimezone(FACTORY_TZ):%Y%m%d%H%M}"
+    key = f"analytics:kpis:v1:{since:%Y%m%d}:{until:%Y%m%d}"
     data = cache.get(key)
     if data is None:
         data = _kpi_rows(since, until, now)

@@ -51,9 +51,11 @@ def operation(
     kind: str = WorkOrder.Kind.NORMAL,
     status: str = WorkOrder.Status.PLANNED,
     qty: str = "100",
+    op_status: str = WorkOrderOperation.Status.PENDING,
     **fields,
 ) -> WorkOrderOperation:
-    """An operation of a work order of its own, planned on the work centre from start to end."""
+    """An operation of a work order of its own, planned on the work centre from start to end; `status` is the
+    work order's, `op_status` the operation's."""
     n = next(_serial)
     item = Item.objects.get_or_create(code="AN-ITEM", defaults={"name": "分析件", "kind": Item.Kind.SEMI})[0]
     step = Operation.objects.get_or_create(code="AN-OP", defaults={"name": "加工"})[0]
@@ -69,6 +71,7 @@ def operation(
         planned_start=start,
         planned_end=end,
         code=f"LLOP-AN{n:05d}",
+        status=op_status,
         **fields,
     )
 
