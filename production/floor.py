@@ -6,7 +6,9 @@ transaction with the operation row locked (two tablets on one operation never lo
 The ReportEvent rows are the audit trail of the floor: append-only, with operator, time and device time.
 """
 
+import json
 import uuid
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -14,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,6 +29,7 @@ from production.models.execution import DowntimeReason, PauseReason, ScrapReason
 Action = ReportEvent.Action
 OpStatus = WorkOrderOperation.Status
 MAX_QTY = Decimal("1000000")
+PIECE_UNITS = ("PCS", "个", "件", "套", "副", "片", "只")  # counted in whole numbers
 PHOTO_FORMATS = {"JPEG", "PNG", "WEBP"}
 
 # (action, status before) → status after. Anything else is refused with the reason.
@@ -154,7 +157,7 @@ def _check_transition(operation: WorkOrderOperation, action: str) -> str:
 def _check_quantities(operation: WorkOrderOperation, good: Decimal, scrap: Decimal, rework: Decimal) -> None:
     if good + scrap + rework == 0:
         return
-    if operation.work_order.item.unit.upper() in ("PCS", "个", "件", "套", "副", "片", "只"):
+    if operation.work_order.item.unit.upper() in PIECE_UNITS:
         for qty in (good, scrap, rework):
             if qty != qty.to_integral_value():
                 raise FloorError(_("Pieces are counted in whole numbers."), code="qty_invalid")
@@ -228,6 +231,85 @@ def _locked_operation(operations: QuerySet, code: str, press_id: uuid.UUID) -> W
     )
 
 
+# A report press (quantities on a running operation) is most of the floor's traffic: on PostgreSQL it is applied
+# in this one statement, in autocommit, so the operation's row is locked only while PostgreSQL runs it. Every
+# rule is in its WHERE: an earlier press with this UUID (answered instead, see `earlier`), the state machine
+# (running, order not closed), whole pieces, and the quantity flow (what this step has processed plus this press
+# within what the previous step delivered good, or the order's quantity plus the overrun at the first step).
+# PostgreSQL re-checks the WHERE against the newest version of a row another press updated meanwhile, and the
+# quantities are added to that version: nothing is lost. When any rule refuses, nothing is written and the press
+# takes the locked path below, which says why (or applies it, if the state changed in between). A twin of this
+# press committed after this statement's snapshot stops it at the unique UUID, and the twin's answer is given.
+REPORT_SQL = f"""
+WITH earlier AS (
+    SELECT id, result FROM production_reportevent WHERE client_uuid = %(press)s
+), applied AS (
+    UPDATE production_workorderoperation AS o
+    SET good_qty = o.good_qty + %(good)s, scrap_qty = o.scrap_qty + %(scrap)s,
+        rework_qty = o.rework_qty + %(rework)s, last_event_at = %(now)s
+    FROM production_workorder AS w, production_item AS i
+    WHERE o.code = %(code)s AND w.id = o.work_order_id AND i.id = w.item_id
+      AND NOT EXISTS (SELECT 1 FROM earlier)
+      AND o.status = '{OpStatus.RUNNING}'
+      AND w.status NOT IN ('{WorkOrder.Status.CANCELLED}', '{WorkOrder.Status.COMPLETED}')
+      AND (%(whole)s OR upper(i.unit) NOT IN %(piece_units)s)
+      AND o.good_qty + o.scrap_qty + o.rework_qty + %(qty)s <= COALESCE(
+          (SELECT p.good_qty FROM production_workorderoperation AS p
+           WHERE p.work_order_id = o.work_order_id AND p.sequence < o.sequence ORDER BY p.sequence DESC LIMIT 1),
+          w.qty * %(first_step_factor)s)
+    RETURNING o.id, o.code, o.status, o.good_qty, o.scrap_qty, o.rework_qty, o.labour_minutes,
+              w.status AS work_order_status
+), recorded AS (
+    INSERT INTO production_reportevent (operation_id, operator_id, action, good_qty, scrap_qty, rework_qty, reason,
+                                        note, photo, client_uuid, client_at, at, result)
+    SELECT id, %(operator)s, '{Action.REPORT}', %(good)s, %(scrap)s, %(rework)s, %(reason)s, %(note)s, '',
+           %(press)s, %(client_at)s, %(now)s,
+           jsonb_build_object('operation_code', code, 'action', '{Action.REPORT}', 'status', status,
+                              'good_qty', trim_scale(good_qty)::text, 'scrap_qty', trim_scale(scrap_qty)::text,
+                              'rework_qty', trim_scale(rework_qty)::text, 'labour_minutes', labour_minutes::text,
+                              'work_order_status', work_order_status, 'at', %(at)s)
+    FROM applied
+    RETURNING id, result
+)
+SELECT id, result, false FROM recorded
+UNION ALL
+SELECT id, result, true FROM earlier
+"""
+
+
+def _report_in_one_statement(
+    *, code: str, operator: User, press_id: uuid.UUID, good: Decimal, scrap: Decimal, rework: Decimal,
+    reason: str, note: str, client_at: datetime | None, now: datetime,
+) -> PressResult | None:  # fmt: skip
+    """Apply a report press with REPORT_SQL; None when a rule refuses it (nothing was written)."""
+    params = {
+        "press": press_id,
+        "code": code,
+        "good": good,
+        "scrap": scrap,
+        "rework": rework,
+        "qty": good + scrap + rework,
+        "now": now,
+        "whole": all(qty == qty.to_integral_value() for qty in (good, scrap, rework)),
+        "piece_units": PIECE_UNITS,
+        "first_step_factor": 1 + Decimal(settings.LOOPLINE_FIRST_STEP_OVERRUN_PCT) / 100,
+        "operator": operator.pk,
+        "reason": reason[:32],
+        "note": (note or "")[:500],
+        "client_at": client_at,
+        "at": now.isoformat(),
+    }
+    # Inside a caller's transaction the statement gets a savepoint, so a twin's unique UUID does not spoil it.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        cursor.execute(REPORT_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event_id, result, duplicate = row
+    result = json.loads(result) if isinstance(result, str) else result
+    return _replayed(event_id, result) if duplicate else PressResult(**{**result, "event_id": event_id})
+
+
 def report_event_record(
     *,
     operation_code: str,
@@ -263,6 +345,18 @@ def report_event_record(
     check_photo(photo)
     code = (operation_code or "").strip().upper()
     try:
+        if (
+            action == Action.REPORT
+            and photo is None
+            and connection.vendor == "postgresql"
+            and (operations is None or not operations.query.has_filters())
+        ):
+            result = _report_in_one_statement(
+                code=code, operator=operator, press_id=press_id, good=good, scrap=scrap, rework=rework,
+                reason=reason, note=note, client_at=client_at, now=now or timezone.now(),
+            )  # fmt: skip
+            if result is not None:
+                return result
         with transaction.atomic():
             # One round trip takes the lock and finds an earlier answer; the lock is held only for the insert
             # of the event and the update of the operation that follow. A twin of this press that commits while

@@ -243,6 +243,68 @@ def test_the_same_press_sent_twice_at_once_counts_once(users):
     assert sum(not answer.duplicate for answer in answers) == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_tablets_racing_for_the_last_pieces_never_report_more_than_arrived(users):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (CI runs this)")
+    operator = users[Role.OPERATOR]
+    first, second, _third = steps(make_work_order(qty="1000"))
+    press(first, operator, "start")
+    press(first, operator, "report", good_qty=60)
+    press(second, operator, "start")
+    refusals, errors = [], []
+
+    def tablet():
+        try:
+            for _ in range(20):
+                try:
+                    press(second, operator, "report", good_qty=1)
+                except FloorError as exc:
+                    refusals.append(exc.code)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=tablet) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    second.refresh_from_db()
+    assert second.good_qty == D(60)  # what the first step delivered, though 80 were pressed
+    assert refusals == ["qty_exceeds_input"] * 20
+    assert ReportEvent.objects.filter(operation=second, action="report").count() == 60
+
+
+@pytest.mark.django_db
+def test_a_fraction_is_reported_for_an_item_not_counted_in_pieces(operator):
+    first = steps(make_work_order(unit="KG"))[0]
+    press(first, operator, "start")
+
+    answer = press(first, operator, "report", good_qty="2.5", scrap_qty="0.25", reason="dimension")
+
+    assert (answer.good_qty, answer.scrap_qty, answer.status) == ("2.5", "0.25", "running")
+    first.refresh_from_db()
+    assert (first.good_qty, first.scrap_qty) == (D("2.5"), D("0.25"))
+
+
+@pytest.mark.django_db
+def test_a_report_inside_a_callers_transaction_keeps_that_transaction_usable(operator):
+    from django.db import transaction
+
+    first = steps(make_work_order())[0]
+    press(first, operator, "start")
+    same = uuid.uuid4()
+    with transaction.atomic():
+        press(first, operator, "report", good_qty=3, client_uuid=same)
+        again = press(first, operator, "report", good_qty=3, client_uuid=same)
+        assert WorkOrderOperation.objects.get(pk=first.pk).good_qty == 3
+    assert again.duplicate and again.good_qty == "3"
+
+
 def translation_en():
     from django.utils import translation
 
