@@ -1,5 +1,7 @@
 """Permission checks shared by pages, the API and exports: restrict the queryset before fetching."""
 
+from collections.abc import Iterable
+
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
@@ -36,3 +38,42 @@ def get_for_user_or_404(queryset: QuerySet, user: User, action: str = "view", **
         return restrict(queryset, user, action).get(**lookup)
     except queryset.model.DoesNotExist as exc:
         raise Http404 from exc
+
+
+# --- Field level: prices and discounts -----------------------------------------------------------------------
+
+# Who may see what orders were sold for. Finance reconciles what buyers paid but must not see the discounts
+# granted, so every amount from which a discount can be worked out is hidden with them: the unit prices and the
+# goods total (goods − paid + shipping is the discount), the raw marketplace payload, and the figures an
+# issue about prices quotes.
+PRICING_PERMISSION = "orders.view_pricing_salesorder"
+PRICING_FIELDS = frozenset({"goods_amount", "discount_amount", "unit_price", "discount", "payload"})
+PRICING_ISSUE_CODES = frozenset({"PRICE_INVALID", "AMOUNT_MISMATCH"})
+
+
+def sees_pricing(user: User | None) -> bool:
+    """Whether `user` may see prices, discounts and the raw marketplace payload of sales orders."""
+    return bool(user is not None and user.is_authenticated and user.has_perm(PRICING_PERMISSION))
+
+
+def without_pricing(user: User | None, fields: Iterable[str]) -> list[str]:
+    """`fields` minus the pricing fields unless the user may see pricing; the order of the rest is kept."""
+    if sees_pricing(user):
+        return list(fields)
+    return [name for name in fields if name not in PRICING_FIELDS]
+
+
+class HidePricingMixin:
+    """A serializer that leaves out the pricing fields for callers without the pricing permission.
+
+    The fields are absent from the answer, not blanked. Without a request, and while the OpenAPI schema is
+    generated, every field stays: its description says who gets it.
+    """
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is None or getattr(self.context.get("view"), "swagger_fake_view", False):
+            return fields
+        visible = set(without_pricing(request.user, fields))
+        return {name: value for name, value in fields.items() if name in visible}

@@ -46,6 +46,8 @@ _FLOOR = ["workorder", "workorderoperation", "reportevent", "downtime"]
 _READ_FLOOR = _perms("production", ["view"], _FLOOR)
 GANTT = "production.view_gantt_workorder"
 ORDER_PROGRESS = "production.view_progress_workorder"
+# Prices and discounts of sales orders (accounts.permissions.PRICING_PERMISSION): not finance, not production.
+PRICING = "orders.view_pricing_salesorder"
 # Alerts: everyone named sees the rules; team leaders only their team's alerts; the production manager edits rules.
 _ALERTS_ALL = ["dashboards.view_alert", "dashboards.acknowledge_alert", "dashboards.view_alertrule"]
 MACHINE_LOAD = "production.view_machine_load"
@@ -62,6 +64,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.view_erppush",
         "orders.review_salesorder",
         ORDER_PROGRESS,
+        PRICING,
         *_perms("integrations", ["view"], ["channelaccount", "syncrun"]),
         *_perms("integrations", ["view", "add"], ["skumapping"]),
     ],
@@ -70,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_ORDERS,
         ORDER_PROGRESS,
         _SHIPMENTS,
+        PRICING,
     ],
     Role.OPERATOR: [
         *_perms("production", ["view"], ["item", "workcenter", "operation", "routingstep"]),
@@ -135,6 +139,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("auth", ["view"], ["group"]),
         *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
         *_READ_ORDERS,
+        PRICING,
         *_READ_FLOOR,
         GANTT,
         *_perms("orders", ["view", "change"], ["erppush"]),

@@ -33,7 +33,13 @@ from accounts.api import (
     Pagination,
     RestrictedQuerysetMixin,
 )
-from accounts.permissions import get_for_user_or_404, restrict
+from accounts.permissions import (
+    PRICING_ISSUE_CODES,
+    HidePricingMixin,
+    get_for_user_or_404,
+    restrict,
+    sees_pricing,
+)
 from integrations import filters, services
 from integrations.erp.outbox import erp_push_retry
 from integrations.models import ChannelAccount, SkuMapping, SyncRun
@@ -110,7 +116,7 @@ def order_queryset() -> QuerySet[SalesOrder]:
     )
 
 
-class OrderLineSerializer(serializers.ModelSerializer):
+class OrderLineSerializer(HidePricingMixin, serializers.ModelSerializer):
     item = serializers.SlugRelatedField(
         slug_field="code",
         read_only=True,
@@ -129,12 +135,24 @@ class OrderLineSerializer(serializers.ModelSerializer):
             "item_qty": {
                 "help_text": _("Quantity in the item's unit: qty × items per unit of a bundle (qty while unmapped).")
             },
-            "unit_price": {"help_text": _("Price of one marketplace unit, in the order's currency.")},
-            "discount": {"help_text": _("Discount on the whole line, in the order's currency.")},
+            "unit_price": {
+                "help_text": _(
+                    "Price of one marketplace unit, in the order's currency. Left out for callers without "
+                    "orders.view_pricing_salesorder."
+                )
+            },
+            "discount": {
+                "help_text": _(
+                    "Discount on the whole line, in the order's currency. Left out for callers without "
+                    "orders.view_pricing_salesorder."
+                )
+            },
         }
 
 
 class OrderIssueSerializer(serializers.ModelSerializer):
+    """An issue; one about prices quotes no figures to callers who may not see pricing."""
+
     label = serializers.CharField(
         source="get_code_display", read_only=True, help_text=_("Name of the issue code, in the request's language.")
     )
@@ -162,10 +180,22 @@ class OrderIssueSerializer(serializers.ModelSerializer):
 
     def get_message(self, issue: OrderIssue) -> str:
         # Rendered now from code + data rather than the stored detail, so each caller reads its own language.
+        if self._hides_figures(issue):
+            return issue.get_code_display()
         return issue_message(issue.code, issue.data)
 
+    def _hides_figures(self, issue: OrderIssue) -> bool:
+        request = self.context.get("request")
+        return issue.code in PRICING_ISSUE_CODES and request is not None and not sees_pricing(request.user)
 
-class SalesOrderSerializer(serializers.ModelSerializer):
+    def to_representation(self, issue: OrderIssue) -> dict:
+        data = super().to_representation(issue)
+        if self._hides_figures(issue):
+            data["data"] = {}
+        return data
+
+
+class SalesOrderSerializer(HidePricingMixin, serializers.ModelSerializer):
     channel_account = serializers.SlugRelatedField(
         slug_field="code", read_only=True, help_text=_("Code of the channel account (shop) it came from, e.g. TB1.")
     )
@@ -237,9 +267,19 @@ class SalesOrderSerializer(serializers.ModelSerializer):
             "receiver_address": {"help_text": _("Street address.")},
             "receiver_zip": {"help_text": _("Postcode; may be blank.")},
             "currency": {"help_text": _("ISO 4217 currency of every amount of the order, e.g. CNY.")},
-            "goods_amount": {"help_text": _("Sum of the lines before discounts, as a decimal string.")},
+            "goods_amount": {
+                "help_text": _(
+                    "Sum of the lines before discounts, as a decimal string. Left out for callers without "
+                    "orders.view_pricing_salesorder."
+                )
+            },
             "shipping_amount": {"help_text": _("Shipping charged to the buyer, as a decimal string.")},
-            "discount_amount": {"help_text": _("All discounts of the order, lines included, as a decimal string.")},
+            "discount_amount": {
+                "help_text": _(
+                    "All discounts of the order, lines included, as a decimal string. Left out for callers without "
+                    "orders.view_pricing_salesorder."
+                )
+            },
             "paid_amount": {"help_text": _("What the buyer paid, as a decimal string.")},
             "ordered_at": {"help_text": _("When the buyer placed the order on the marketplace; may be null.")},
             "paid_at": {"help_text": _("When the buyer paid; may be null.")},
@@ -257,7 +297,8 @@ class SalesOrderDetailSerializer(SalesOrderSerializer):
         read_only=True,
         allow_null=True,
         help_text=_(
-            "The order exactly as the marketplace sent it; null unless the caller holds orders.review_salesorder."
+            "The order exactly as the marketplace sent it; null unless the caller holds orders.review_salesorder, "
+            "left out for callers without orders.view_pricing_salesorder."
         ),
     )
 
@@ -268,7 +309,7 @@ class SalesOrderDetailSerializer(SalesOrderSerializer):
     def to_representation(self, order: SalesOrder) -> dict:
         data = super().to_representation(order)
         request = self.context.get("request")
-        if request is None or not request.user.has_perm(REVIEW):
+        if "payload" in data and (request is None or not request.user.has_perm(REVIEW)):
             data["payload"] = None
         return data
 

@@ -3,6 +3,7 @@
 import io
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from accounts.permissions import PRICING_FIELDS
 from integrations.models import SyncRun
+from orders.models import SalesOrder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -173,6 +176,78 @@ def reconciliation_xlsx(rows: Iterable, trend: list[dict[str, Any]], period: str
              _number(sheet, row["wms_qty"], qty), _number(sheet, row["abs_difference"], qty),
              _number(sheet, rate, "0.00%") if rate is not None else _text(sheet, "")]
         )  # fmt: skip
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _money(sheet: WriteOnlyWorksheet, value: Decimal | None) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value)
+    cell.number_format = "#,##0.00"
+    return cell
+
+
+def orders_xlsx(orders: Iterable[SalesOrder], *, pricing: bool) -> bytes:
+    """Sales orders as an .xlsx, one row per line with its order's figures, for reconciliation.
+
+    Without `pricing` the columns of prices and discounts (and the goods total they can be worked out from) are
+    not in the workbook at all.
+    """
+    columns: list[tuple[str, str, int]] = [
+        ("number", _("Order"), 22),
+        ("shop", _("Shop code"), 10),
+        ("status", _("Status"), 14),
+        ("received_at", _("Received at"), 20),
+        ("paid_at", _("Paid at"), 20),
+        ("buyer", _("Buyer"), 18),
+        ("currency", _("Currency"), 9),
+        ("goods_amount", _("Goods amount"), 13),
+        ("discount_amount", _("Order discount"), 13),
+        ("shipping_amount", _("Shipping"), 11),
+        ("paid_amount", _("Paid amount"), 13),
+        ("erp_number", _("ERP bill number"), 16),
+        ("line_no", _("Line"), 6),
+        ("external_sku", _("Marketplace SKU"), 18),
+        ("title", _("Title"), 30),
+        ("item", _("Item"), 16),
+        ("qty", _("Qty"), 9),
+        ("unit_price", _("Unit price"), 12),
+        ("discount", _("Line discount"), 12),
+    ]
+    if not pricing:
+        columns = [column for column in columns if column[0] not in PRICING_FIELDS]
+    keys = [key for key, _label, _width in columns]
+    workbook = Workbook(write_only=True)
+    sheet = _sheet(workbook, _("Sales orders"), [(label, width) for _key, label, width in columns])
+    for order in orders:
+        figures = {
+            "number": _text(sheet, order.number),
+            "shop": _text(sheet, order.channel_account.code),
+            "status": _text(sheet, str(order.get_status_display())),
+            "received_at": _moment(sheet, order.received_at),
+            "paid_at": _moment(sheet, order.paid_at),
+            "buyer": _text(sheet, order.buyer),
+            "currency": _text(sheet, order.currency),
+            "shipping_amount": _money(sheet, order.shipping_amount),
+            "paid_amount": _money(sheet, order.paid_amount),
+            "erp_number": _text(sheet, order.erp_number),
+        }
+        if pricing:
+            figures["goods_amount"] = _money(sheet, order.goods_amount)
+            figures["discount_amount"] = _money(sheet, order.discount_amount)
+        for line in order.lines.all() or [None]:
+            row = dict(figures)
+            if line is not None:
+                row.update(
+                    line_no=_number(sheet, line.line_no),
+                    external_sku=_text(sheet, line.external_sku),
+                    title=_text(sheet, line.title),
+                    item=_text(sheet, line.item.code if line.item_id else ""),
+                    qty=_number(sheet, line.qty, "0.####"),
+                )
+                if pricing:
+                    row.update(unit_price=_money(sheet, line.unit_price), discount=_money(sheet, line.discount))
+            sheet.append([row.get(key) for key in keys])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

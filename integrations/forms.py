@@ -173,6 +173,25 @@ class RunFilterForm(forms.Form):
         )
 
 
+class OrderExportForm(forms.Form):
+    """Which orders go into the Excel export: status and a range of reception days (Asia/Shanghai)."""
+
+    status = forms.ChoiceField(
+        choices=[("", _("Any status")), *SalesOrder.Status.choices],
+        required=False,
+        label=_("Status"),
+        widget=forms.Select(attrs={"aria-label": _("Status")}),
+    )
+    date_from = forms.DateField(required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def filters(self) -> dict:
+        """The filters typed in; an invalid value is ignored rather than failing the export."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {"status": data.get("status", ""), "date_from": data.get("date_from"), "date_to": data.get("date_to")}
+
+
 class AcknowledgeForm(forms.Form):
     """Which of the order's issues the reviewer has read."""
 

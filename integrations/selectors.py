@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sub
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.permissions import get_for_user_or_404, restrict
+from accounts.permissions import PRICING_FIELDS, PRICING_ISSUE_CODES, get_for_user_or_404, restrict, sees_pricing
 from integrations.models import ChannelAccount, ErpConnection, SyncRun
 from integrations.pipeline import issue_message
 from orders.models import OrderIssue, OrderLine, SalesOrder
@@ -128,21 +128,24 @@ class OrderReview:
     open_issues: list[IssueRow]
     resolved_issues: list[IssueRow]
     unmapped_skus: list[str]
-    payload_json: str
+    payload_json: str  # empty for a reader who may not see pricing: the payload carries every price
+    sees_pricing: bool
 
     @property
     def in_review(self) -> bool:
         return self.order.status in (SalesOrder.Status.NEEDS_REVIEW, SalesOrder.Status.RECEIVED)
 
 
-def _issue_row(issue: OrderIssue) -> IssueRow:
+def _issue_row(issue: OrderIssue, *, figures: bool = True) -> IssueRow:
     resolver = issue.resolved_by
+    # An issue about prices quotes them; a reader who may not see pricing gets only its name.
+    hidden = not figures and issue.code in PRICING_ISSUE_CODES
     return IssueRow(
         id=issue.pk,
         code=issue.code,
         label=issue.get_code_display(),
         # Rendered now from code + data, so a Chinese-speaking and an English-speaking reviewer each read their own.
-        message=issue_message(issue.code, issue.data),
+        message=issue.get_code_display() if hidden else issue_message(issue.code, issue.data),
         raised_at=issue.created_at,
         resolved_at=issue.resolved_at,
         resolved_by=(resolver.get_full_name() or resolver.get_username()) if resolver else "",
@@ -153,18 +156,27 @@ def _issue_row(issue: OrderIssue) -> IssueRow:
 
 def order_review(*, user: User, number: str) -> OrderReview:
     """One order the user may see, with lines, items, issues and its raw payload; 404 otherwise."""
-    order = get_for_user_or_404(
-        SalesOrder.objects.select_related("channel_account", "confirmed_by"), user, number=number
-    )
-    lines = list(order.lines.select_related("item").order_by("line_no"))
-    issues = [_issue_row(issue) for issue in order.issues.select_related("resolved_by").order_by("created_at", "id")]
+    pricing = sees_pricing(user)
+    orders = SalesOrder.objects.select_related("channel_account", "confirmed_by")
+    order_lines = OrderLine.objects.select_related("item").order_by("line_no")
+    if not pricing:
+        # Not even loaded: the page cannot show what it does not have.
+        orders = orders.defer(*(name for name in PRICING_FIELDS if hasattr(SalesOrder, name)))
+        order_lines = order_lines.defer(*(name for name in PRICING_FIELDS if hasattr(OrderLine, name)))
+    order = get_for_user_or_404(orders, user, number=number)
+    lines = list(order_lines.filter(order=order))
+    issues = [
+        _issue_row(issue, figures=pricing)
+        for issue in order.issues.select_related("resolved_by").order_by("created_at", "id")
+    ]
     return OrderReview(
         order=order,
         lines=lines,
         open_issues=[issue for issue in issues if issue.is_open],
         resolved_issues=[issue for issue in issues if not issue.is_open],
         unmapped_skus=list(dict.fromkeys(line.external_sku for line in lines if line.item_id is None)),
-        payload_json=json.dumps(order.payload, ensure_ascii=False, indent=2, default=str),
+        payload_json=json.dumps(order.payload, ensure_ascii=False, indent=2, default=str) if pricing else "",
+        sees_pricing=pricing,
     )
 
 
@@ -301,6 +313,27 @@ class RunFilters:
     kind: str = ""
     date_from: date | None = None
     date_to: date | None = None
+
+
+def orders_for_export(
+    *, user: User, status: str = "", date_from: date | None = None, date_to: date | None = None
+) -> QuerySet[SalesOrder]:
+    """The orders the user may see, oldest first, with shop and lines; pricing is not even loaded for a user who
+    may not see it."""
+    lines = OrderLine.objects.select_related("item").order_by("line_no")
+    orders = restrict(SalesOrder.objects.select_related("channel_account"), user).defer(
+        "payload", "channel_account__credentials_encrypted"
+    )
+    if not sees_pricing(user):
+        lines = lines.defer(*(name for name in PRICING_FIELDS if hasattr(OrderLine, name)))
+        orders = orders.defer(*(name for name in PRICING_FIELDS if hasattr(SalesOrder, name)))
+    if status:
+        orders = orders.filter(status=status)
+    if date_from:
+        orders = orders.filter(received_at__gte=datetime.combine(date_from, time.min, tzinfo=SHANGHAI))
+    if date_to:
+        orders = orders.filter(received_at__lt=datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=SHANGHAI))
+    return orders.prefetch_related(Prefetch("lines", queryset=lines)).order_by("received_at", "id")
 
 
 def sync_runs(*, filters: RunFilters) -> QuerySet[SyncRun]:

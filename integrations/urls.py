@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.review_queue, name="review-queue"),
     path("bulk/", views.review_bulk, name="review-bulk"),
     path("items/search/", views.item_search, name="item-search"),
+    path("orders/export.xlsx", views.orders_export, name="orders-export"),
     path("orders/<str:number>/", views.order_review, name="order-review"),
     path("orders/<str:number>/map-sku/", views.order_map_sku, name="order-map-sku"),
     path("orders/<str:number>/receiver/", views.order_receiver, name="order-receiver"),

@@ -17,11 +17,12 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.errors import ApplicationError
-from accounts.permissions import get_for_user_or_404, restrict
+from accounts.permissions import get_for_user_or_404, restrict, sees_pricing
 from integrations import exports, selectors, services
 from integrations.forms import (
     AcknowledgeForm,
     BulkReviewForm,
+    OrderExportForm,
     QueueFilterForm,
     ReasonForm,
     ReceiverForm,
@@ -339,6 +340,17 @@ def sync_export(request: HttpRequest) -> HttpResponse:
     )
     filename = f"sync-runs-{timezone.localtime():%Y%m%d-%H%M}.xlsx"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@requires(VIEW_ORDERS)
+@require_GET
+def orders_export(request: HttpRequest) -> HttpResponse:
+    """The orders the user may see as an Excel workbook, one row per line; prices only for those who may see them."""
+    orders = selectors.orders_for_export(user=request.user, **OrderExportForm(request.GET).filters())
+    content = exports.orders_xlsx(orders.iterator(chunk_size=500), pricing=sees_pricing(request.user))
+    response = HttpResponse(content, content_type=exports.XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="sales-orders-{timezone.localtime():%Y%m%d-%H%M}.xlsx"'
     return response
 
 

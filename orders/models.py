@@ -88,6 +88,7 @@ class SalesOrder(models.Model):
             ("review_salesorder", _("Can review orders: fix, approve and reject")),
             ("force_approve_salesorder", _("Can approve an order over its open issues")),
             ("release_salesorder", _("Can release confirmed orders to production")),
+            ("view_pricing_salesorder", _("Can see prices and discounts of orders")),
         ]
 
     def __str__(self) -> str:

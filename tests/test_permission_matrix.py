@@ -122,6 +122,7 @@ MATRIX: dict[str, Row] = {
     "integrations:review-queue": Row(read=ORDER_READERS, write=NOBODY),
     "integrations:review-bulk": Row(read=NOBODY, write=roles(CS)),
     "integrations:item-search": Row(read=roles(CS), write=NOBODY),
+    "integrations:orders-export": Row(read=ORDER_READERS, write=NOBODY),
     "integrations:order-review": Row(read=ORDER_READERS, write=NOBODY, kwargs=number),
     "integrations:order-map-sku": Row(read=NOBODY, write=roles(CS), kwargs=number),
     "integrations:order-receiver": Row(read=NOBODY, write=roles(CS), kwargs=number),
