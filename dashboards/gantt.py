@@ -157,21 +157,30 @@ class Window:
     start: datetime
     end: datetime
 
+    def __post_init__(self):
+        # Plain floats once: span() runs for every bar of a page, thousands of times on a busy week.
+        object.__setattr__(self, "_first", self.start.timestamp())
+        object.__setattr__(self, "_last", self.end.timestamp())
+
     @property
     def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
+        return self._last - self._first
 
     def pct(self, moment: datetime) -> float:
-        return min(max((moment - self.start).total_seconds() / self.seconds * 100, 0.0), 100.0)
+        return min(max((moment.timestamp() - self._first) / (self._last - self._first) * 100, 0.0), 100.0)
 
     def span(self, start: datetime | None, end: datetime | None) -> tuple[str, str] | None:
         """CSS left and width (percent strings) of [start, end) clipped to the window; None when outside it."""
-        if start is None or end is None or end <= self.start or start >= self.end:
+        if start is None or end is None:
             return None
-        left, right = self.pct(start), self.pct(end)
+        first, last = start.timestamp(), end.timestamp()
+        if last <= self._first or first >= self._last:
+            return None
+        scale = 100 / (self._last - self._first)
+        left = max(first - self._first, 0.0) * scale
+        right = min(last - self._first, self._last - self._first) * scale
         # A bar shorter than a pixel would vanish: give it a sliver so a quick operation is still seen.
-        width = max(right - left, 0.15)
-        return f"{left:.3f}", f"{width:.3f}"
+        return f"{left:.3f}", f"{max(right - left, 0.15):.3f}"
 
 
 def gantt_window(*, zoom: str, anchor: date, start: date | None = None, end: date | None = None) -> Window:

@@ -27,7 +27,10 @@ PLACEHOLDER = "NUMBER"
 
 
 def _at(moment: datetime | None) -> str:
-    return f"{moment.astimezone(SHANGHAI):%m-%d %H:%M}" if moment else "…"
+    if moment is None:
+        return "…"
+    local = moment.astimezone(SHANGHAI)
+    return f"{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"  # strftime is 3× slower
 
 
 @lru_cache(maxsize=8)
@@ -46,6 +49,7 @@ class _Labels:
     def __init__(self):
         self.plan, self.actual, self.projected = _("Plan"), _("Actual"), _("Projected finish")
         self.late, self.at_risk = _("Late"), _("At risk")
+        self.href = _href_pattern(get_script_prefix())
 
 
 def _title(bar: Bar, labels: _Labels) -> str:
@@ -68,8 +72,9 @@ def _bar(bar: Bar, text: str, labels: _Labels) -> str:
     # Plain f-strings with html.escape on every text that comes from data; the numbers and CSS classes are ours.
     marks = " is-late" if bar.late else " is-risk" if bar.at_risk else ""
     progress = f"{bar.progress:f}"
+    href = escape(labels.href.replace(PLACEHOLDER, quote(bar.work_order)))
     parts = [
-        f'<a class="g-bar{marks}" href="{escape(work_order_href(bar.work_order))}" data-op="{escape(bar.code)}" '
+        f'<a class="g-bar{marks}" href="{href}" data-op="{escape(bar.code)}" '
         f'data-status="{escape(bar.status)}" data-progress="{progress}" title="{escape(_title(bar, labels))}">'
     ]
     if bar.planned:

@@ -373,3 +373,23 @@ def test_the_nav_links_the_gantt_for_those_who_may_see_it(client, users):
 
 def test_the_drill_down_of_a_work_order_unknown_to_the_replica_helper_is_none():
     assert work_order_detail("WO-NONE") is None
+
+
+def test_text_from_master_data_is_escaped_in_the_bars(manager):
+    from production.models import Operation
+
+    work_order = planned_order("WO-G-000014", timezone.now())
+    Operation.objects.filter(pk=first_step(work_order).operation_id).update(name='<img src=x onerror="alert(1)">')
+
+    page = manager.get(GANTT).content.decode()
+
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
+
+
+def test_the_chart_polls_itself_every_five_seconds_with_its_fingerprint(manager):
+    planned_order("WO-G-000015", timezone.now())
+    response = manager.get(GANTT, {"zoom": "day"})
+    page = response.content.decode()
+    assert 'hx-trigger="every 5s"' in page
+    assert f"fp={response.context['fingerprint']}" in page and "zoom=day" in page
