@@ -5,12 +5,13 @@ from datetime import date, timedelta
 
 from django import forms
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from config.db_router import read_database
 from dashboards import analytics, svg
@@ -167,3 +168,68 @@ def kpis(request: HttpRequest) -> HttpResponse:
 def kpis_export(request: HttpRequest) -> HttpResponse:
     """Every KPI per week and per month as an Excel workbook."""
     return _xlsx(excel.table_xlsx(excel.add_kpi_sheet, analytics.kpis(now=timezone.now())), "kpis")
+
+
+# --- Monthly capacity analysis workbook ----------------------------------------------------------------------
+
+
+class CapacityForm(forms.Form):
+    """Which month (and workshop) the capacity analysis workbook covers."""
+
+    month = forms.DateField(
+        label=gettext_lazy("Month"), input_formats=["%Y-%m"], widget=forms.DateInput({"type": "month"}, "%Y-%m")
+    )
+    workshop = forms.ModelChoiceField(
+        label=gettext_lazy("Workshop"),
+        queryset=Workshop.objects.order_by("code"),
+        required=False,
+        empty_label=gettext_lazy("All workshops"),
+        to_field_name="code",
+    )
+
+
+def _own_job(request: HttpRequest, job_id: str) -> dict:
+    # Someone else's workbook is as absent as one that never existed.
+    job = excel.capacity_job_get(job_id)
+    if job is None or job["user_id"] != request.user.pk:
+        raise Http404
+    return job
+
+
+@requires(MACHINE_LOAD)
+@require_http_methods(["GET", "POST"])
+def capacity(request: HttpRequest) -> HttpResponse:
+    """Ask for the monthly capacity analysis workbook; it is built in the background with its progress shown."""
+    if request.method == "POST":
+        form = CapacityForm(request.POST)
+        if form.is_valid():
+            job = excel.capacity_job_start(
+                month=form.cleaned_data["month"], workshop=form.cleaned_data["workshop"], by=request.user
+            )
+            return redirect(f"{reverse('analytics:capacity')}?job={job['id']}")
+        return render(request, "analytics/capacity.html", {"form": form}, status=400)
+    job = _own_job(request, request.GET["job"]) if request.GET.get("job") else None
+    form = CapacityForm(initial={"month": _today().replace(day=1)})
+    return render(request, "analytics/capacity.html", {"form": form, "job": job})
+
+
+@requires(MACHINE_LOAD)
+def capacity_status(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The job's progress bar; polled by htmx until the workbook is ready, then a download link."""
+    job = _own_job(request, job_id)  # before the method: someone else's job is absent, whatever is asked
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    return render(request, "analytics/_capacity_status.html", {"job": job})
+
+
+@requires(MACHINE_LOAD)
+def capacity_download(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The finished workbook."""
+    job = _own_job(request, job_id)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET"])
+    path = excel.job_path(job_id)
+    if job["status"] != excel.JobStatus.DONE or not path.exists():
+        raise Http404
+    name = f"capacity-{job['month'][:7]}.xlsx"
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type=excel.XLSX_CONTENT_TYPE)

@@ -5,11 +5,17 @@ sums them; every sheet has a bold frozen header and set column widths.
 """
 
 import io
+import logging
+import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from django.utils import timezone
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -18,8 +24,12 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from accounts.models import User
 from dashboards import analytics
+from production.models import Workshop
 from production.scheduling import FACTORY_TZ
+
+logger = logging.getLogger(__name__)
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE = "yyyy-mm-dd"
@@ -261,3 +271,108 @@ def capacity_workbook(
     add_pareto_sheet(workbook, result.pareto)
     progress(90)
     return _save(workbook)
+
+
+# --- The monthly workbook as a background job -----------------------------------------------------------------
+# A job is a small dict in the cache (status, progress) and, once done, a file under MEDIA_ROOT; nothing in the
+# database, so generating a workbook never locks anything the floor writes.
+
+JOB_CACHE_SECONDS = 24 * 3600
+JOB_DIR = "analytics/capacity"
+# Files older than this are removed when a new workbook is asked for.
+JOB_FILE_DAYS = 7
+
+
+class JobStatus:
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def _job_key(job_id: str) -> str:
+    return f"analytics:capacity-job:{job_id}"
+
+
+def job_path(job_id: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / JOB_DIR / f"{job_id}.xlsx"
+
+
+def capacity_job_get(job_id: str) -> dict | None:
+    """A job's state: status, progress (0–100), month, workshop, who asked, error; None if unknown or expired."""
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        return None
+    return cache.get(_job_key(job_id))
+
+
+def _job_update(job: dict, **changes: Any) -> dict:
+    job = {**job, **changes}
+    cache.set(_job_key(job["id"]), job, JOB_CACHE_SECONDS)
+    return job
+
+
+def _remove_old_files(now: datetime) -> None:
+    folder = Path(settings.MEDIA_ROOT) / JOB_DIR
+    if not folder.is_dir():
+        return
+    cutoff = (now - timedelta(days=JOB_FILE_DAYS)).timestamp()
+    for path in folder.glob("*.xlsx"):
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
+def capacity_job_start(*, month: date, workshop: Workshop | None, by: User) -> dict:
+    """Queue the monthly capacity workbook for `month` (and a workshop, or all); returns the job's state."""
+    from dashboards.tasks import generate_capacity_workbook
+
+    now = timezone.now()
+    _remove_old_files(now)
+    job = _job_update(
+        {
+            "id": str(uuid.uuid4()),
+            "user_id": by.pk,
+            "month": month.replace(day=1).isoformat(),
+            "workshop_id": workshop.pk if workshop else None,
+            "workshop_label": f"{workshop.code} {workshop.name}" if workshop else "",
+            "status": JobStatus.QUEUED,
+            "progress": 0,
+            "error": "",
+            "language": translation.get_language() or settings.LANGUAGE_CODE,
+            "created_at": now.isoformat(),
+        }
+    )
+    transaction.on_commit(lambda: generate_capacity_workbook.delay(job["id"]))
+    return job
+
+
+def capacity_job_run(job_id: str) -> dict | None:
+    """Build the workbook of a queued job, reporting progress in the cache; a finished job is left alone."""
+    job = capacity_job_get(job_id)
+    if job is None or job["status"] == JobStatus.DONE:
+        return job
+    job = _job_update(job, status=JobStatus.RUNNING, progress=5)
+
+    def progress(percent: int) -> None:
+        nonlocal job
+        job = _job_update(job, progress=percent)
+
+    try:
+        with translation.override(job.get("language") or settings.LANGUAGE_CODE):
+            content = capacity_workbook(
+                month=date.fromisoformat(job["month"]),
+                workshop_id=job["workshop_id"],
+                workshop_label=job["workshop_label"] or _("All workshops"),
+                progress=progress,
+            )
+        path = job_path(job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a download never sees half a file.
+        partial = path.with_suffix(".part")
+        partial.write_bytes(content)
+        partial.replace(path)
+    except Exception as exc:
+        logger.exception("capacity workbook %s failed", job_id)
+        return _job_update(job, status=JobStatus.FAILED, error=str(exc)[:500])
+    return _job_update(job, status=JobStatus.DONE, progress=100)

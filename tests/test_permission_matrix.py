@@ -21,6 +21,7 @@ endpoint must get a row saying who may use it. For example:
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import Team
 from accounts.roles import Role
+from dashboards.capacity_workbook import capacity_job_run, capacity_job_start
 from integrations.models import ErpConnection, SkuMapping
 from orders.models import ErpPush, OrderIssue, SalesOrder
 from production.floor import downtime_start, report_event_record
@@ -156,6 +158,14 @@ MATRIX: dict[str, Row] = {
     "analytics:load-export": Row(read=roles(TL, PM, IT), write=NOBODY, kwargs=lambda w: {"table": "oee"}),
     "analytics:kpis": Row(read=roles(PM, FIN, IT), write=NOBODY),
     "analytics:kpis-export": Row(read=roles(PM, FIN, IT), write=NOBODY),
+    "analytics:capacity": Row(read=roles(TL, PM, IT), write=roles(TL, PM, IT)),
+    # A workbook belongs to whoever asked for it (the production manager here): others may not see it exists.
+    "analytics:capacity-status": Row(
+        read=roles(PM), write=NOBODY, kwargs=lambda w: {"job_id": w["capacity_job"]}, hidden=roles(TL, IT)
+    ),
+    "analytics:capacity-download": Row(
+        read=roles(PM), write=NOBODY, kwargs=lambda w: {"job_id": w["capacity_job"]}, hidden=roles(TL, IT)
+    ),
     # --- Production planning pages -----------------------------------------------------------------------
     "orders:release": Row(read=roles(PM), write=roles(PM)),
     "orders:work-orders": Row(read=roles(PM), write=NOBODY),
@@ -386,7 +396,10 @@ def build_world(users: dict[Role, Any]) -> dict[str, Any]:
         operator=users[OP],
         client_uuid="8d3c1f4e-0000-4000-8000-000000000002",
     )
+    capacity_job = capacity_job_start(month=date(2026, 11, 1), workshop=None, by=users[PM])
+    capacity_job_run(capacity_job["id"])
     return {
+        "capacity_job": capacity_job["id"],
         "team": team,
         "work_order": work_order,
         "step": step,
