@@ -110,10 +110,26 @@ def order_queryset() -> QuerySet[SalesOrder]:
     lines = OrderLine.objects.select_related("item").order_by("line_no")
     issues = OrderIssue.objects.select_related("resolved_by").order_by("created_at", "id")
     return (
-        SalesOrder.objects.select_related("channel_account", "confirmed_by")
+        SalesOrder.objects.select_related("channel_account", "confirmed_by", "erp_push")
         .defer("channel_account__credentials_encrypted")
         .prefetch_related(Prefetch("lines", queryset=lines), Prefetch("issues", queryset=issues))
     )
+
+
+class OrderPushSerializer(serializers.ModelSerializer):
+    """Where the order's push into the ERP stands (its outbox entry)."""
+
+    class Meta:
+        model = ErpPush
+        fields = ["status", "attempts", "last_error_code", "last_error", "pushed_at"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "status": {"help_text": _("pending (waiting or retrying), done (in the ERP) or dead (needs IT).")},
+            "attempts": {"help_text": _("Pushes tried so far.")},
+            "last_error_code": {"help_text": _("Code of the last failure, e.g. K3_VALIDATION or TIMEOUT.")},
+            "last_error": {"help_text": _("The ERP's own message of the last failure.")},
+            "pushed_at": {"help_text": _("When the ERP accepted the order.")},
+        }
 
 
 class OrderLineSerializer(HidePricingMixin, serializers.ModelSerializer):
@@ -216,6 +232,9 @@ class SalesOrderSerializer(HidePricingMixin, serializers.ModelSerializer):
         help_text=_("Username of who approved the order; null if not confirmed or confirmed by the system."),
     )
     lines = OrderLineSerializer(many=True, read_only=True, help_text=_("The order's lines, by line number."))
+    erp_push = serializers.SerializerMethodField(
+        help_text=_("The order's ERP outbox entry: its status, attempts and the ERP's last error; null before.")
+    )
     issues = OrderIssueSerializer(
         many=True, read_only=True, help_text=_("Every issue the order has had, open and closed, oldest first.")
     )
@@ -247,6 +266,7 @@ class SalesOrderSerializer(HidePricingMixin, serializers.ModelSerializer):
             "promised_date",
             "erp_number",
             "erp_state",
+            "erp_push",
             "lines",
             "issues",
         ]
@@ -290,6 +310,14 @@ class SalesOrderSerializer(HidePricingMixin, serializers.ModelSerializer):
             "erp_number": {"help_text": _("The bill number the ERP gave the order; blank until pushed.")},
             "erp_state": {"help_text": _("Where the push to the ERP stands; blank until pushed.")},
         }
+
+    @extend_schema_field(OrderPushSerializer(allow_null=True))
+    def get_erp_push(self, order: SalesOrder) -> dict | None:
+        try:
+            push = order.erp_push
+        except ErpPush.DoesNotExist:
+            return None
+        return OrderPushSerializer(push).data
 
 
 class SalesOrderDetailSerializer(SalesOrderSerializer):

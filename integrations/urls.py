@@ -1,6 +1,6 @@
 from django.urls import path
 
-from integrations import reconciliation_views, views
+from integrations import erp_views, reconciliation_views, views
 
 app_name = "integrations"
 
@@ -26,5 +26,7 @@ urlpatterns = [
     path("reconciliation/item-day/", reconciliation_views.reconciliation_item_day, name="reconciliation-item-day"),
     path("reconciliation/export.xlsx", reconciliation_views.reconciliation_export, name="reconciliation-export"),
     path("reconciliation/upload/", reconciliation_views.reconciliation_upload, name="reconciliation-upload"),
+    path("erp/outbox/", erp_views.erp_outbox, name="erp-outbox"),
+    path("erp/outbox/<int:pk>/retry/", erp_views.erp_outbox_retry, name="erp-outbox-retry"),
     path("shipments/today/", reconciliation_views.today_shipments, name="today-shipments"),
 ]

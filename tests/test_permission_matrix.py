@@ -146,6 +146,8 @@ MATRIX: dict[str, Row] = {
     "integrations:reconciliation-export": Row(read=roles(PM, WK, FIN, IT), write=NOBODY),
     "integrations:reconciliation-upload": Row(read=NOBODY, write=roles(WK, FIN, IT)),
     "integrations:today-shipments": Row(read=roles(SALES, PM, WK, FIN, IT), write=NOBODY),
+    "integrations:erp-outbox": Row(read=roles(CS, IT), write=NOBODY),
+    "integrations:erp-outbox-retry": Row(read=NOBODY, write=roles(IT), kwargs=lambda w: {"pk": w["push"].pk}),
     # --- Dashboards --------------------------------------------------------------------------------------
     "dashboards:gantt": Row(read=roles(TL, PM, IT), write=NOBODY),
     "dashboards:gantt-export": Row(read=roles(TL, PM, IT), write=NOBODY),

@@ -51,3 +51,16 @@ def test_an_order_already_in_the_erp_is_not_pushed_again(users, dead_push):
     response = client.post(f"/api/v1/erp-pushes/{dead_push.pk}/retry/")
     assert response.status_code == 400
     assert response.json()["code"] == "already_pushed"
+
+
+def test_each_order_on_the_api_carries_its_push_state_and_the_erps_error(users, dead_push):
+    client = APIClient()
+    client.force_authenticate(users[Role.CUSTOMER_SERVICE])
+    body = client.get(f"/api/v1/sales-orders/{dead_push.order.number}/").json()
+    assert body["erp_push"] == {
+        "status": "dead",
+        "attempts": 10,
+        "last_error_code": "K3_VALIDATION",
+        "last_error": "物料编码“FG-9999”不存在",
+        "pushed_at": None,
+    }

@@ -112,6 +112,7 @@ def test_it_shows_an_order_with_its_lines_and_issues(users, shop, hinge):
         "promised_date": "2026-03-05",
         "erp_number": "",
         "erp_state": "",
+        "erp_push": None,
         "lines": [
             {
                 "line_no": 1,

@@ -340,3 +340,29 @@ def test_todays_shipments_come_from_the_cache_until_the_beat_task_refreshes_them
     assert "东莞五金旗舰店" in page and "FG-1001" in page
     client.force_login(users[Role.OPERATOR])
     assert client.get(reverse("integrations:today-shipments")).status_code == 403
+
+
+def test_the_reconciliation_page_and_api_cost_the_same_queries_for_few_and_many_item_days(
+    client, users, items, connection
+):
+    from django.db import connection as db
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(users[Role.FINANCE])
+    params = {"date_from": DAY1, "date_to": date(2026, 11, 30), "period": "week"}
+
+    def queries() -> tuple[int, int]:
+        counted = []
+        for url in (reverse("integrations:reconciliation"), "/api/v1/reconciliation/"):
+            with CaptureQueriesContext(db) as captured:
+                assert client.get(url, params).status_code == 200
+            counted.append(len(captured))
+        return tuple(counted)
+
+    erp_line(connection, items["FG-1001"], DAY1, "1", "first")
+    few = queries()
+    for n in range(20):
+        day = date(2026, 11, 3 + n)
+        erp_line(connection, items["FG-3001"], day, "5", f"e{n}")
+        wms_line(items["FG-2001"], day, "4", f"w{n}")
+    assert queries() == few
