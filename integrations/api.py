@@ -90,6 +90,12 @@ class SalesOrderStatusField(serializers.ChoiceField):
         super().__init__(choices=SalesOrder.Status.choices, **kwargs)
 
 
+@extend_schema_field({"type": "string", "enum": ErpPush.Status.values}, component_name="ErpPushStatus")
+class ErpPushStatusField(serializers.ChoiceField):
+    def __init__(self, **kwargs):
+        super().__init__(choices=ErpPush.Status.choices, **kwargs)
+
+
 @extend_schema_field({"type": "string", "enum": SyncRun.Kind.values}, component_name="SyncRunKind")
 class SyncRunKindField(serializers.ChoiceField):
     def __init__(self, **kwargs):
@@ -118,6 +124,10 @@ def order_queryset() -> QuerySet[SalesOrder]:
 
 class OrderPushSerializer(serializers.ModelSerializer):
     """Where the order's push into the ERP stands (its outbox entry)."""
+
+    status = ErpPushStatusField(
+        read_only=True, help_text=_("pending (waiting or retrying), done (in the ERP) or dead (needs IT).")
+    )
 
     class Meta:
         model = ErpPush
@@ -1031,6 +1041,9 @@ class ErpPushSerializer(serializers.ModelSerializer):
     )
     erp_number = serializers.CharField(
         source="order.erp_number", read_only=True, help_text=_("The ERP's bill number once pushed, else empty.")
+    )
+    status = ErpPushStatusField(
+        read_only=True, help_text=_("pending (waiting or retrying), done (in the ERP) or dead (needs IT).")
     )
 
     class Meta:
