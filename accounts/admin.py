@@ -63,7 +63,7 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
     ]
     list_filter = ["groups", "team", "is_active", "is_staff", "preferred_language"]
     search_fields = ["username", "first_name", "last_name", "employee_number", "phone", "email"]
-    actions = ["issue_new_badges", "unlock_pins"]
+    actions = ["issue_new_badges", "unlock_pins", "unlock_sign_in"]
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
         (
@@ -106,6 +106,12 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
             user.save(update_fields=["pin_locked_until", "failed_pin_attempts"])
             services.audit_record(actor=request.user, verb="user.unlock_pin", obj=user)
         self.message_user(request, _("PIN lockouts lifted."), messages.SUCCESS)
+
+    @admin.action(description=_("Lift sign-in lockouts (wrong passwords and PINs)"), permissions=["change"])
+    def unlock_sign_in(self, request, queryset):
+        for user in queryset:
+            services.user_unlock_sign_in(user=user, by=request.user)
+        self.message_user(request, _("Sign-in lockouts lifted."), messages.SUCCESS)
 
 
 @admin.register(Team)

@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from accounts.context import current_api_key, current_ip
@@ -25,3 +26,15 @@ class AuditContextMiddleware:
         finally:
             current_api_key.reset(key_token)
             current_ip.reset(token)
+
+
+class PermissionsPolicyMiddleware:
+    """Sends the Permissions-Policy header (Django's SecurityMiddleware has no setting for it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Permissions-Policy", settings.LOOPLINE_PERMISSIONS_POLICY)
+        return response

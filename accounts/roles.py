@@ -136,6 +136,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_perms("accounts", ["add", "change", "view"], ["user", "team"]),
         "accounts.view_auditevent",
         *_perms("accounts", ["add", "view", "revoke"], ["apikey"]),
+        # Sign-in lockouts (django-axes): see who is locked out, and lift it by deleting the attempts.
+        *_perms("axes", ["view", "delete"], ["accessattempt"]),
+        "axes.view_accessfailurelog",
         *_perms("auth", ["view"], ["group"]),
         *_perms("production", ["add", "change", "delete", "view"], [*_MASTER_DATA, "stocklevel"]),
         *_READ_ORDERS,

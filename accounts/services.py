@@ -131,6 +131,19 @@ def user_set_pin(*, user: User, pin: str, by: User | None) -> User:
 
 
 @transaction.atomic
+def user_unlock_sign_in(*, user: User, by: User | None) -> User:
+    """Lift a user's lockouts: wrong passwords at the office sign-in (django-axes) and wrong PINs on a tablet."""
+    from axes.utils import reset as axes_reset
+
+    removed = axes_reset(username=user.get_username())
+    user.failed_pin_attempts = 0
+    user.pin_locked_until = None
+    user.save(update_fields=["failed_pin_attempts", "pin_locked_until"])
+    audit_record(actor=by, verb="user.unlock_sign_in", obj=user, changes={"password_failures_cleared": removed})
+    return user
+
+
+@transaction.atomic
 def user_new_badge(*, user: User, by: User | None) -> User:
     """Issue a new badge code (the old badge stops working), e.g. after a badge is lost."""
     user.badge_code = new_badge_code()

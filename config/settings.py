@@ -5,10 +5,12 @@ Celery's filesystem broker and a file-based cache, so `make run` works on a mach
 Production sets DJANGO_DEBUG=0, DJANGO_SECRET_KEY, DJANGO_ALLOWED_HOSTS, DATABASE_URL and REDIS_URL.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_secret, env_str
@@ -42,6 +44,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_htmx",
     "django_celery_beat",
+    "axes",
     "accounts",
     "production",
     "orders",
@@ -51,6 +54,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "accounts.middleware.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -61,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -174,6 +181,7 @@ LOOPLINE_ENCRYPTION_KEYS = [key.strip() for key in env_secret("LOOPLINE_ENCRYPTI
 # --- Authentication ---------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    "accounts.lockout.LoginLockoutBackend",
     "accounts.backends.PermissionsInOneQueryBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -197,12 +205,29 @@ LOOPLINE_PHOTO_MAX_BYTES = env_int("LOOPLINE_PHOTO_MAX_BYTES", 8_000_000)
 PIN_MAX_FAILURES = env_int("LOOPLINE_PIN_MAX_FAILURES", 5)
 PIN_LOCKOUT_MINUTES = env_int("LOOPLINE_PIN_LOCKOUT_MINUTES", 15)
 
+# Wrong passwords at the office sign-in and the admin (django-axes): after this many in a row for one user name
+# the name is locked for a while; IT lifts it early in the admin (users → "Lift sign-in lockouts").
+AXES_FAILURE_LIMIT = env_int("LOOPLINE_LOGIN_MAX_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOOPLINE_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+# axes.W006 asks to lock by address too. Behind the reverse proxy every request has the proxy's address, and a
+# factory's offices often share one: one person's typos would lock everybody. Locking the user name stops
+# guessing at any account, whatever address or browser the guesses come from.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
 SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 12 * 3600)
 # Every request of a signed-in user reads the session: from the cache (Redis in production), the database
 # keeping the durable copy, so a restart or a cache flush signs nobody out.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("DJANGO_SESSION_EXPIRE_AT_BROWSER_CLOSE", False)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# The tablet's script reads the CSRF cookie to send it as a header, so it is not HttpOnly; SameSite still applies.
+CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- Internationalisation ---------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -240,6 +265,27 @@ SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Browser features the pages may use: the floor page's camera (barcode scan, photos), nothing else.
+LOOPLINE_PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=(), usb=()"
+# Content Security Policy (django-csp): every script, style, font and image comes from Loopline itself and no
+# script is inline. Inline style attributes stay allowed (indented BOM rows, htmx's indicator style, Swagger UI).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "media-src": [SELF, "blob:"],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import AuditedAdmin
 from production.errors import BomCycleError
+from production.floor import FloorError, check_photo
 from production.models import (
     BomLine,
     Downtime,
@@ -175,8 +176,36 @@ class ReportEventAdmin(admin.ModelAdmin):
         return False
 
 
+class DowntimeForm(forms.ModelForm):
+    class Meta:
+        model = Downtime
+        fields = [
+            "work_center",
+            "reason",
+            "note",
+            "photo",
+            "started_at",
+            "ended_at",
+            "reported_by",
+            "ended_by",
+            "client_uuid",
+            "end_client_uuid",
+        ]
+
+    def clean_photo(self):
+        photo = self.cleaned_data.get("photo")
+        # A newly uploaded file only (an unchanged one is the stored photo): the same check as from a tablet.
+        if photo and hasattr(photo, "content_type"):
+            try:
+                check_photo(photo)
+            except FloorError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return photo
+
+
 @admin.register(Downtime)
 class DowntimeAdmin(AuditedAdmin):
+    form = DowntimeForm
     list_display = ["work_center", "reason", "started_at", "ended_at", "reported_by"]
     list_filter = ["reason", "work_center__workshop", "work_center"]
     date_hierarchy = "started_at"

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from accounts.uploads import PHOTO_KINDS, UploadRefused, check_upload
 from production.errors import ProductionError
 from production.models import Downtime, ReportEvent, WorkCenter, WorkOrder, WorkOrderOperation
 from production.models.execution import DowntimeReason, PauseReason, ScrapReason
@@ -95,20 +96,33 @@ def check_photo(photo: UploadedFile | None) -> None:
     """Accept JPEG, PNG or WebP pictures up to the configured size, checked by content, not by file name."""
     if photo is None:
         return
-    if photo.size > settings.LOOPLINE_PHOTO_MAX_BYTES:
-        raise FloorError(
-            _("The photo is too large (at most %(mb)s MB).") % {"mb": settings.LOOPLINE_PHOTO_MAX_BYTES // 1_000_000},
-            code="photo_too_large",
-        )
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        check_upload(
+            photo, allowed=PHOTO_KINDS, max_bytes=settings.LOOPLINE_PHOTO_MAX_BYTES, what=_("a JPEG, PNG or WebP photo")
+        )
+    except UploadRefused as exc:
+        if exc.code == "upload_too_large":
+            raise FloorError(
+                _("The photo is too large (at most %(mb)s MB).")
+                % {"mb": settings.LOOPLINE_PHOTO_MAX_BYTES // 1_000_000},
+                code="photo_too_large",
+            ) from exc
+        raise FloorError(
+            _("The photo is not a picture this system can read: send a JPEG, PNG or WebP photo."),
+            code="photo_invalid",
+        ) from exc
     try:
         photo.seek(0)
         with Image.open(photo) as image:
             image_format = image.format
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise FloorError(_("The photo is not a picture this system can read."), code="photo_invalid") from exc
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
+        raise FloorError(
+            _("The photo is not a picture this system can read: send a JPEG, PNG or WebP photo."),
+            code="photo_invalid",
+        ) from exc
     finally:
         photo.seek(0)
     if image_format not in PHOTO_FORMATS:

@@ -16,6 +16,7 @@ from openpyxl.workbook import Workbook
 
 from accounts.models import User
 from accounts.services import audit_record
+from accounts.uploads import CSV, XLS, XLSX, UploadRefused, check_upload, sniff
 from production.errors import ProductionError
 from production.excel.columns import (
     HEADER_ROW,
@@ -33,8 +34,6 @@ from production.excel.upserts import LOCKED_MODELS, UPSERTS
 
 MAX_FILE_MB = 20
 MAX_FILE_BYTES = MAX_FILE_MB * 1024 * 1024
-# The legacy .xls (OLE compound document) signature: worth its own message, it is the usual mistake.
-OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
 
 
 class ExcelFileError(ProductionError):
@@ -50,14 +49,28 @@ def open_workbook(file: BinaryIO) -> Workbook:
     file.seek(0)
     if size > MAX_FILE_BYTES:
         raise ExcelFileError(_("The file is larger than %(size)d MB.") % {"size": MAX_FILE_MB})
-    head = file.read(len(OLE_SIGNATURE))
-    file.seek(0)
-    if head == OLE_SIGNATURE:
-        raise ExcelFileError(_("This is an old .xls workbook: save it as .xlsx in Excel and upload it again."))
+    try:
+        check_upload(file, allowed={XLSX}, max_bytes=MAX_FILE_BYTES, what=_("an Excel .xlsx workbook"))
+    except UploadRefused as exc:
+        found = sniff(file)
+        if found == XLS:
+            raise ExcelFileError(
+                _("This is an old .xls workbook: save it as .xlsx in Excel and upload it again.")
+            ) from exc
+        if found == CSV:
+            raise ExcelFileError(
+                _(
+                    "This file is not an Excel .xlsx workbook but CSV text: "
+                    "open it in Excel, save it as .xlsx and upload that."
+                )
+            ) from exc
+        if exc.code == "upload_type":
+            raise ExcelFileError(_("This file is not an Excel .xlsx workbook.")) from exc
+        raise ExcelFileError(exc.message) from exc
     try:
         return load_workbook(file, read_only=True, data_only=True)
     except Exception as exc:
-        # openpyxl fails in many ways on foreign content (BadZipFile, KeyError, InvalidFileException, …).
+        # openpyxl fails in many ways on damaged content (BadZipFile, KeyError, InvalidFileException, …).
         raise ExcelFileError(_("This file is not an Excel .xlsx workbook.")) from exc
 
 
