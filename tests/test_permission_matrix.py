@@ -271,6 +271,10 @@ ADMIN: dict[str, tuple[frozenset, frozenset]] = {
     "accounts.team": (roles(PM, IT), roles(IT)),
     "accounts.auditevent": (roles(IT), NOBODY),
     "accounts.apikey": (roles(IT), roles(IT)),
+    # Sign-in lockouts (django-axes): IT sees them and lifts them by deleting; nobody adds one by hand.
+    "axes.accessattempt": (roles(IT), NOBODY),
+    "axes.accessfailurelog": (roles(IT), NOBODY),
+    "axes.accesslog": (NOBODY, NOBODY),
     "dashboards.alert": (roles(PM, IT), NOBODY),
     "dashboards.alertrule": (roles(PM, IT), NOBODY),
     "production.item": (roles(PM, IT), roles(PM, IT)),
