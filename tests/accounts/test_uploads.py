@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.translation import override
 from openpyxl import Workbook
 from PIL import Image
 from rest_framework.test import APIClient
@@ -58,6 +59,7 @@ def test_it_tells_the_kind_of_a_file_from_its_bytes(content, kind):
     assert sniff(io.BytesIO(content())) == kind
 
 
+@override("en")
 def test_it_refuses_an_empty_a_too_large_or_a_foreign_file_with_a_clear_message():
     with pytest.raises(UploadRefused, match="empty") as empty:
         check_upload(io.BytesIO(b""), allowed=PHOTO_KINDS, max_bytes=1000)
