@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.db_router import read_database
 from integrations.models import SyncRun
+from integrations.reconciliation import deviation_rate_by_period
 from orders.models import ErpPush, SalesOrder
 from production.models import Downtime, ReportEvent, WorkCenter, WorkOrder, WorkOrderOperation
 from production.models.execution import DowntimeReason
@@ -573,7 +574,19 @@ def _kpi_rows(since: datetime, until: datetime, now: datetime) -> dict[str, tupl
         minutes=Sum("labour_minutes"),
         good=Sum("good_qty"),
     )
+    # The reconciliation owns the definition; its per-day totals are additive, so one call serves weeks and months.
+    deviation = [
+        {
+            "week": week_start(row["period_start"]),
+            "month": month_start(row["period_start"]),
+            "difference": row["abs_difference"],
+            "erp": row["erp_qty"],
+        }
+        for row in deviation_rate_by_period(_as_date(since), _as_date(until) - timedelta(days=1), "day")
+        if row["erp_qty"] or row["abs_difference"]
+    ]
     return {
+        "erp_wms_deviation_rate": (deviation, "difference", "erp", 100.0),
         "order_processing_hours": (processing, "total", "orders", 1 / 3600),
         "error_order_rate": (errors, "with_issue", "orders", 100.0),
         "plan_achievement_rate": (plan, "on_time", "planned", 100.0),
@@ -619,6 +632,16 @@ KPI_DEFINITIONS = [
             "for a running one are left out, a partly failed pull counts as not succeeded."
         ),
         True,
+    ),
+    (
+        "erp_wms_deviation_rate",
+        _("ERP-vs-WMS deviation rate"),
+        "%",
+        _(
+            "Σ |ERP outbound quantity − WMS shipped quantity| per item and day ÷ Σ ERP outbound quantity, over the "
+            "days of the period (as on the reconciliation page); opposite differences do not cancel out."
+        ),
+        False,
     ),
     (
         "labour_minutes_per_unit",

@@ -217,9 +217,9 @@ class KpisView(APIView):
         tags=["analytics"],
         summary="KPI trends",
         description=(
-            "Order processing time, error-order rate, plan achievement rate, sync pull success rate and labour "
-            "minutes per unit for the last 12 weeks or months, each with its definition. Needs "
-            "production.view_kpis."
+            "Order processing time, error-order rate, plan achievement rate, sync pull success rate, ERP-vs-WMS "
+            "deviation rate and labour minutes per unit for the last 12 weeks or months, each with its "
+            "definition. Needs production.view_kpis."
         ),
         parameters=[KpiQuerySerializer],
         responses={200: KpiSerializer(many=True), **ERRORS},

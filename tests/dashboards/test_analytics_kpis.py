@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from accounts.roles import Role
 from dashboards import analytics
-from integrations.models import SyncRun
+from integrations.models import ErpConnection, ErpOutboundLine, SyncRun, WmsShipmentLine
 from orders.models import ErpPush, OrderIssue
 from production.models import WorkOrder, WorkOrderOperation
 from tests.dashboards.analytics_builders import at, operation, work_center
@@ -139,6 +139,34 @@ def test_sync_success_rate_counts_pulls_but_not_tests_or_skipped_polls(db):
     assert point(kpis, "sync_success_rate", "month", NOVEMBER).value == pytest.approx(66.67)
 
 
+def test_erp_vs_wms_deviation_rate_adds_absolute_differences_over_erp_quantity(db, make_item):
+    erp = ErpConnection.objects.create(
+        name="K3", server_url="http://127.0.0.1:9/K3Cloud/", acct_id="A1", username="loopline"
+    )
+    hinge, bolt = make_item("FG-HINGE"), make_item("FG-BOLT")
+    lines = [
+        # Monday: hinge ERP 100 / WMS 90 (10), bolt ERP 50 / WMS 60 (10 the other way: they do not cancel).
+        (hinge, date(2026, 11, 23), "100", "90"),
+        (bolt, date(2026, 11, 23), "50", "60"),
+        # Tuesday: hinge 50 / 50. Last Wednesday: bolt 200 / 180.
+        (hinge, date(2026, 11, 24), "50", "50"),
+        (bolt, date(2026, 11, 18), "200", "180"),
+    ]
+    for n, (item, day, erp_qty, wms_qty) in enumerate(lines):
+        ErpOutboundLine.objects.create(
+            erp_connection=erp, entry_id=f"E{n}", bill_number=f"XSCKD{n}", bill_date=day, item=item, qty=erp_qty
+        )
+        WmsShipmentLine.objects.create(
+            line_id=f"W{n}", shipped_at=at(day.day, 15), ship_date=day, item=item, qty=wms_qty
+        )
+    kpis = analytics.kpis(now=NOW)
+    this_week = point(kpis, "erp_wms_deviation_rate", "week", THIS_WEEK)
+    assert (this_week.numerator, this_week.denominator, this_week.value) == (20, 200, 10.0)  # 20 / 200
+    assert point(kpis, "erp_wms_deviation_rate", "week", LAST_WEEK).value == 10.0  # 20 / 200
+    assert point(kpis, "erp_wms_deviation_rate", "month", NOVEMBER).value == 10.0  # 40 / 400
+    assert point(kpis, "erp_wms_deviation_rate", "week", THIS_WEEK - timedelta(weeks=2)).value is None
+
+
 def test_weeks_start_on_monday_in_shanghai_and_months_on_the_first():
     weeks, months = analytics.kpi_periods(date(2026, 1, 7), weeks=3, months=3)
     assert weeks == [date(2025, 12, 22), date(2025, 12, 29), date(2026, 1, 5)]
@@ -228,7 +256,7 @@ def test_the_page_runs_the_same_queries_whatever_the_data_size_and_reads_the_cac
             pushed(order, at(23, 10) - timedelta(days=n))
             make_run(shop, started_at=at(23, 9) - timedelta(days=n))
             operation(center, at(23, 8), at(23, 9), op_status=Done, actual_end=at(23, 9), good_qty=Decimal(5))
-        with django_assert_max_num_queries(12):
+        with django_assert_max_num_queries(15):
             assert client.get(reverse("analytics:kpis")).status_code == 200
     # Within the minute the figures come from the cache: only the session, user and permission queries remain.
     with django_assert_max_num_queries(6):
