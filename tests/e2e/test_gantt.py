@@ -86,3 +86,32 @@ def test_order_progress_reads_on_a_phone(browser: Browser, live_server):
         assert card.locator("table.po-lines thead").is_hidden()
     finally:
         context.close()
+
+
+def test_work_centre_rows_show_downtime_and_the_drill_down_lists_it(page: Page, live_server, screenshot):
+    from production.floor import downtime_start
+
+    manager = make_user(Role.PRODUCTION_MANAGER, username="pm.wang")
+    operator = make_user(Role.OPERATOR, username="op.zhao")
+    work_order = planned_order("WO-E-000003", timezone.now() - timedelta(hours=1))
+    step = first_step(work_order)
+    from tests.dashboards.gantt_builders import press
+
+    press(step, operator, "start", timezone.now() - timedelta(minutes=50))
+    downtime_start(
+        work_center_code="CY-01",
+        reason="mould_damaged",
+        operator=operator,
+        client_uuid=uuid.uuid4(),
+        now=timezone.now() - timedelta(minutes=20),
+    )
+    office_login(page, live_server.url, manager)
+
+    page.goto(f"{live_server.url}/dashboards/gantt/?group=work_center&zoom=day")
+    expect(page.locator("[data-row='CY-01'] [data-downtime='mould_damaged']")).to_have_count(1)
+    expect(page.locator(f"[data-row='CY-01'] [data-op='{step.code}']")).to_have_attribute("data-status", "running")
+    screenshot("gantt-work-centres")
+
+    page.goto(f"{live_server.url}/dashboards/work-orders/{work_order.number}/")
+    expect(page.locator("table.wo-downtime tbody tr")).to_have_count(1)
+    screenshot("gantt-work-order")
