@@ -5,7 +5,6 @@ Protocol modules do HTTP, signing and parsing only (no ORM). The pipeline works 
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -83,15 +82,18 @@ def canonical_json(value: Any) -> bytes:
         return text.encode("utf-8", "surrogatepass")
 
 
-# orjson reads integers beyond 64 bits as floats, losing digits; bodies with such long digit runs are read by the
-# standard library instead, which keeps every digit (a long id in a string only costs the slower reader).
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+# orjson reads integers beyond 64 bits as floats, losing digits; bodies with a run of 20 digits are read by the
+# standard library instead, which keeps every digit (a long number in a string only costs the slower reader).
+# Digits become "0" and everything else a space, then a plain substring search finds the run: several times
+# faster than a regular expression, which tries each of the body's many shorter digit runs at every position.
+_DIGITS_ONLY = bytes(ord("0") if ord("0") <= byte <= ord("9") else ord(" ") for byte in range(256))
+_LONG_RUN = b"0" * 20
 _UNREAD = object()
 
 
 def _read_fast(body: bytes) -> Any:
     """orjson's reading of a UTF-8 body where it equals the standard library's, else _UNREAD."""
-    if _LONG_DIGITS.search(body):
+    if body.translate(_DIGITS_ONLY).find(_LONG_RUN) >= 0:
         return _UNREAD
     try:
         return orjson.loads(body)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integrations.channels.base import NormalisedOrder
 from integrations.models import ChannelAccount, FieldMapping, SkuMapping
@@ -36,26 +37,32 @@ class IssueSpec:
         return issue_message(self.code, self.data)
 
 
+# Marked for translation here, translated when an issue is shown or stored (one lookup, not one per code).
+ISSUE_MESSAGES = {
+    Code.PAYLOAD_INVALID: gettext_noop("The marketplace sent an order that cannot be read: %(reason)s"),
+    Code.FIELD_MISSING: gettext_noop("Required field missing: %(fields)s"),
+    Code.QTY_INVALID: gettext_noop(
+        "Line %(line)s (%(sku)s): quantity %(qty)s must be a whole number greater than zero."
+    ),
+    Code.PRICE_INVALID: gettext_noop("Line %(line)s (%(sku)s): price %(price)s or discount %(discount)s is not valid."),
+    Code.AMOUNT_MISMATCH: gettext_noop(
+        "Totals do not add up: goods %(goods)s − discounts %(discount)s + shipping %(shipping)s = %(expected)s, "
+        "but the buyer paid %(paid)s."
+    ),
+    Code.ADDRESS_INCOMPLETE: gettext_noop("The receiver address lacks: %(missing)s"),
+    Code.PHONE_INVALID: gettext_noop("The receiver phone %(phone)s is not a valid number."),
+    Code.BUYER_NOTE: gettext_noop("The buyer left a note: %(note)s"),
+    Code.SKU_UNMAPPED: gettext_noop("Marketplace SKU %(sku)s is not mapped to an item."),
+    Code.CHANGED_AFTER_CONFIRMATION: gettext_noop("Changed on the marketplace after confirmation: %(changes)s"),
+}
+
+
 def issue_message(code: str, data: dict[str, Any]) -> str:
     """The readable reason of an issue, in the active language."""
-    messages = {
-        Code.PAYLOAD_INVALID: _("The marketplace sent an order that cannot be read: %(reason)s"),
-        Code.FIELD_MISSING: _("Required field missing: %(fields)s"),
-        Code.QTY_INVALID: _("Line %(line)s (%(sku)s): quantity %(qty)s must be a whole number greater than zero."),
-        Code.PRICE_INVALID: _("Line %(line)s (%(sku)s): price %(price)s or discount %(discount)s is not valid."),
-        Code.AMOUNT_MISMATCH: _(
-            "Totals do not add up: goods %(goods)s − discounts %(discount)s + shipping %(shipping)s = %(expected)s, "
-            "but the buyer paid %(paid)s."
-        ),
-        Code.ADDRESS_INCOMPLETE: _("The receiver address lacks: %(missing)s"),
-        Code.PHONE_INVALID: _("The receiver phone %(phone)s is not a valid number."),
-        Code.BUYER_NOTE: _("The buyer left a note: %(note)s"),
-        Code.SKU_UNMAPPED: _("Marketplace SKU %(sku)s is not mapped to an item."),
-        Code.CHANGED_AFTER_CONFIRMATION: _("Changed on the marketplace after confirmation: %(changes)s"),
-    }
-    template = messages.get(code)
+    template = ISSUE_MESSAGES.get(code)
     if template is None:
         return code
+    template = _(template)
     safe = {key: value for key, value in data.items() if isinstance(value, str | int | float | Decimal)}
     try:
         return template % safe

@@ -107,3 +107,21 @@ def test_the_payload_hash_is_the_hash_of_sorted_compact_utf8_json():
     assert raw.payload_hash == hashlib.sha256(expected.encode()).hexdigest()
     small = RawOrder(external_id="2", payload={"b": 1, "a": "合页"})
     assert small.canonical_json == '{"a":"合页","b":1}'
+
+
+def test_notes_and_addresses_with_tabs_line_breaks_and_backslashes_are_stored_exactly(shop):  # noqa: F811
+    note = "第一行\r\n第二行\t制表\\反斜杠 \\N"
+    shop.book.put(
+        sim_order_from_dict(
+            {"order_id": 905, "modified": (WINDOW_START + timedelta(minutes=9)).isoformat(), "province": "广东",
+             "city": "东莞", "district": "长安镇", "phone": "13800138000", "receiver_name": "王\\芳",
+             "address": "振兴路\\1号", "note": note, "shipping": "0", "discount": "0",
+             "lines": [{"sku": "FG-1002", "title": "合页\\4寸", "qty": 1, "price": "12.80"}]}
+        )
+    )  # fmt: skip
+    poll_account(account_id=shop.account.pk, transport=shop.transport(), now=shop.end)
+    order = SalesOrder.objects.get(external_id="905")
+    assert (order.buyer_note, order.receiver_name, order.receiver_address) == (note, "王\\芳", "振兴路\\1号")
+    assert order.lines.get().title == "合页\\4寸"
+    assert order.payload["buyer_message"] == note
+    assert order.issues.get().data["note"] == note
