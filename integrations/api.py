@@ -638,8 +638,8 @@ class SyncRunSerializer(serializers.ModelSerializer):
     kind = SyncRunKindField(
         read_only=True,
         help_text=_(
-            "What was pulled: orders (a channel's orders), erp_materials, erp_stock, erp_boms or erp_outbound "
-            "(the ERP's sales outbound bills)."
+            "What was pulled: orders (a channel's orders), erp_materials, erp_stock, erp_boms, erp_prd_mo "
+            "(production orders) or erp_outbound (the ERP's sales outbound bills)."
         ),
     )
     duration_seconds = serializers.FloatField(

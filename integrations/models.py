@@ -112,6 +112,7 @@ class SyncRun(models.Model):
         ERP_STOCK = "erp_stock", _("ERP stock")
         ERP_BOMS = "erp_boms", _("ERP BOMs")
         ERP_OUTBOUND = "erp_outbound", _("ERP sales outbound")
+        ERP_PRODUCTION_ORDERS = "erp_prd_mo", _("ERP production orders")
 
     kind = models.CharField(_("data pulled"), max_length=16, choices=Kind.choices, default=Kind.ORDERS)
     account = models.ForeignKey(

@@ -40,11 +40,12 @@ def drain_erp_outbox() -> dict:
 
 
 @shared_task(soft_time_limit=540, time_limit=570)
-def pull_erp_production_orders() -> list[str]:
+def pull_erp_production_orders() -> int | None:
     """Turn newly audited ERP production orders into scheduled work orders (beat runs this every 10 minutes)."""
-    from integrations.erp.production_orders import erp_pull_production_orders
+    from integrations.erp.production_orders import erp_pull_production_orders_run
 
-    return erp_pull_production_orders().created
+    run = erp_pull_production_orders_run()
+    return run.pk if run else None
 
 
 @shared_task(soft_time_limit=540, time_limit=570)

@@ -392,12 +392,12 @@ def account_poll(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def erp_pull(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a pull of one kind of ERP data (or all master data) now; it is recorded as a manual sync run."""
-    from integrations.erp.master_data import MASTER_DATA_KINDS, SPECS
+    from integrations.erp.master_data import MASTER_DATA_KINDS, PULL_KINDS
     from integrations.tasks import pull_erp_data
 
     connection = get_for_user_or_404(ErpConnection.objects.all(), request.user, "change", pk=pk)
     kind = request.POST.get("kind", "")
-    if kind and kind not in SPECS:
+    if kind and kind not in PULL_KINDS:
         messages.error(request, _("Unknown kind of ERP data: %(kind)s") % {"kind": kind})
         return redirect("integrations:sync-health")
     kinds = [kind] if kind else [str(k) for k in MASTER_DATA_KINDS]

@@ -415,6 +415,8 @@ SPECS: dict[str, PullSpec] = {
         _apply_outbound,
     ),
 }
+# Every kind erp_pull takes (production orders have their own pull, integrations.erp.production_orders).
+PULL_KINDS = [*SPECS, Kind.ERP_PRODUCTION_ORDERS]
 # The order of a full pull: items before the stock and BOMs that name them.
 MASTER_DATA_KINDS = [Kind.ERP_MATERIALS, Kind.ERP_STOCK, Kind.ERP_BOMS]
 
@@ -432,6 +434,11 @@ def erp_pull(
     transport: HttpTransport | None = None,
 ) -> SyncRun | None:
     """Pull one kind of data from the ERP since its cursor; the SyncRun says what came and what went wrong."""
+    if kind == Kind.ERP_PRODUCTION_ORDERS:
+        # Production orders are taken once each by their number rather than by a modification date.
+        from integrations.erp.production_orders import erp_pull_production_orders_run
+
+        return erp_pull_production_orders_run(trigger=trigger, by=by, connection=connection, transport=transport)
     if kind not in SPECS:
         raise ValueError(f"unknown ERP pull {kind!r}")
     connection = connection or pull_connection()

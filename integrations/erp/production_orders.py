@@ -5,13 +5,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit_record
-from integrations.channels.base import HttpTransport
+from integrations.channels.base import ChannelError, HttpTransport
 from integrations.erp.k3cloud import parse_datetime
 from integrations.erp.outbox import erp_client
-from integrations.models import ErpConnection
+from integrations.models import ErpConnection, SyncRun
 from production.errors import ProductionError
 from production.models import Item, WorkOrder
 from production.planning import work_order_create_tree
@@ -83,3 +84,34 @@ def erp_pull_production_orders(
         changes={"fetched": result.fetched, "created": result.created, "errors": result.errors[:50]},
     )
     return result
+
+
+def erp_pull_production_orders_run(
+    *,
+    trigger: str = SyncRun.Trigger.SCHEDULE,
+    by: User | None = None,
+    connection: ErpConnection | None = None,
+    transport: HttpTransport | None = None,
+) -> SyncRun | None:
+    """The pull above recorded as a SyncRun of the ERP connection, like the other ERP pulls; an ERP failure fails
+    the run with the ERP's error instead of the task."""
+    connection = connection or ErpConnection.objects.filter(enabled=True).order_by("pk").first()
+    if connection is None:
+        return None
+    transport = transport or HttpTransport(timeout=20, max_attempts=2)
+    run = SyncRun.objects.create(kind=SyncRun.Kind.ERP_PRODUCTION_ORDERS, erp_connection=connection, trigger=trigger)
+    try:
+        result = erp_pull_production_orders(by=by, connection=connection, transport=transport)
+    except ChannelError as error:
+        run.status = SyncRun.Status.FAILED
+        run.errors = [{"code": error.code, "message": error.message, "external_id": ""}]
+    else:
+        run.fetched, run.created, run.unchanged = result.fetched, len(result.created), result.unchanged
+        run.errors = [
+            {"code": e["code"], "message": e["message"], "external_id": e["erp_number"]} for e in result.errors[:200]
+        ]
+        run.status = SyncRun.Status.PARTIAL if run.errors else SyncRun.Status.SUCCEEDED
+    run.http_calls, run.retries = transport.stats.http_calls, transport.stats.retries
+    run.finished_at = timezone.now()
+    run.save()
+    return run

@@ -58,3 +58,31 @@ def test_an_erp_order_for_an_unknown_item_is_reported_not_guessed(erp):
     result = erp_pull_production_orders(connection=erp, transport=HttpTransport(sleep=lambda s: None))
     assert result.created == ["MO000001"]
     assert {error["erp_number"] for error in result.errors} == {"MO000002", "MO000003"}
+
+
+def test_each_pull_of_production_orders_is_a_sync_run_with_its_counts_and_errors(erp):
+    from integrations.erp.master_data import erp_pull
+    from integrations.models import SyncRun
+
+    routed("FG-3001")
+    transport = HttpTransport(sleep=lambda s: None)
+    run = erp_pull(kind=SyncRun.Kind.ERP_PRODUCTION_ORDERS, connection=erp, transport=transport)
+    assert (run.status, run.fetched, run.created, run.erp_connection_id) == ("partial", 3, 1, erp.pk)
+    assert {(e["code"], e["external_id"]) for e in run.errors} == {
+        ("ITEM_UNKNOWN", "MO000002"),
+        ("ITEM_UNKNOWN", "MO000003"),
+    }
+    assert run.http_calls >= 2 and run.finished_at is not None
+
+
+def test_an_erp_that_is_down_fails_the_production_order_run_with_its_error():
+    from integrations.erp.production_orders import erp_pull_production_orders_run
+
+    connection = ErpConnection(name="K3", server_url="http://127.0.0.1:9/K3Cloud/", acct_id="1", username="u")
+    connection.set_credentials({"password": "x"})
+    connection.save()
+    run = erp_pull_production_orders_run(
+        connection=connection, transport=HttpTransport(sleep=lambda s: None, max_attempts=1, timeout=2)
+    )
+    assert run.status == "failed" and run.errors[0]["code"] == "CONNECTION"
+    assert not WorkOrder.objects.exists()
