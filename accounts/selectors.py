@@ -1,9 +1,12 @@
 """Reads for accounts pages."""
 
+from datetime import date
+
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
 from accounts.roles import Role
 
 
@@ -78,6 +81,14 @@ def home_tiles(*, user: User) -> list[dict]:
                 "post": True,
             }
         )
+    if user.has_perm("accounts.view_auditevent"):
+        tiles.append(
+            {
+                "title": _("Audit trail"),
+                "text": _("Who changed what, when and from where; filter and export to Excel."),
+                "url": reverse("accounts:audit"),
+            }
+        )
     tiles.append(
         {
             "title": _("API documentation"),
@@ -86,3 +97,34 @@ def home_tiles(*, user: User) -> list[dict]:
         }
     )
     return tiles
+
+
+def audit_events(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    object: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[AuditEvent]:
+    """The audit trail, newest first, narrowed by who (user name, name or API key), what (action), which object
+    (its name, id or type) and a range of days in the factory's time zone."""
+    events = AuditEvent.objects.select_related("actor", "content_type", "api_key").order_by("-at", "-id")
+    if actor:
+        events = events.filter(
+            Q(actor_label__icontains=actor)
+            | Q(actor__username__icontains=actor)
+            | Q(actor__last_name__icontains=actor)
+            | Q(api_key__name__icontains=actor)
+        )
+    if action:
+        events = events.filter(verb__icontains=action)
+    if object:
+        events = events.filter(
+            Q(object_repr__icontains=object) | Q(object_id=object) | Q(content_type__model__iexact=object)
+        )
+    if date_from:
+        events = events.filter(at__date__gte=date_from)
+    if date_to:
+        events = events.filter(at__date__lte=date_to)
+    return events

@@ -11,4 +11,6 @@ urlpatterns = [
     path("tablet/", views.tablet_login, name="tablet-login"),
     path("tablet/switch/", views.switch_operator, name="switch-operator"),
     path("language/", views.switch_language, name="language"),
+    path("audit/", views.audit_trail, name="audit"),
+    path("audit/export.xlsx", views.audit_export, name="audit-export"),
 ]

@@ -3,18 +3,21 @@
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import activate
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
+from accounts.audit_export import XLSX_CONTENT_TYPE, audit_xlsx
 from accounts.errors import ApplicationError
-from accounts.forms import BadgeLoginForm, LanguageForm, PinLoginForm
+from accounts.forms import AuditFilterForm, BadgeLoginForm, LanguageForm, PinLoginForm
 from accounts.models import User
 
 
@@ -118,3 +121,28 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+AUDIT_PAGE_SIZE = 100
+
+
+@login_required
+@permission_required("accounts.view_auditevent", raise_exception=True)
+@require_GET
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    """IT's view of the audit trail: who did what to which object, when and from where, with filters."""
+    form = AuditFilterForm(request.GET)
+    events = selectors.audit_events(**form.filters())
+    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "accounts/audit.html", {"form": form, "page": page})
+
+
+@login_required
+@permission_required("accounts.view_auditevent", raise_exception=True)
+@require_GET
+def audit_export(request: HttpRequest) -> HttpResponse:
+    """The filtered audit trail as an Excel workbook."""
+    events = selectors.audit_events(**AuditFilterForm(request.GET).filters())
+    response = HttpResponse(audit_xlsx(events.iterator(chunk_size=2000)), content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="audit-{timezone.localtime():%Y%m%d-%H%M}.xlsx"'
+    return response

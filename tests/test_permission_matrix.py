@@ -104,6 +104,8 @@ MATRIX: dict[str, Row] = {
     "accounts:tablet-login": Row(read=PUBLIC, write=PUBLIC),
     "accounts:switch-operator": Row(read=NOBODY, write=PUBLIC),
     "accounts:language": Row(read=NOBODY, write=PUBLIC),
+    "accounts:audit": Row(read=roles(IT), write=NOBODY),
+    "accounts:audit-export": Row(read=roles(IT), write=NOBODY),
     "healthz": Row(read=PUBLIC, write=NOBODY),
     "shopify-webhook": Row(read=NOBODY, write=PUBLIC, kwargs=lambda w: {"account_code": w["account"].code}),
     # --- Master data pages -------------------------------------------------------------------------------
