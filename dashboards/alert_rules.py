@@ -16,7 +16,8 @@ Definitions (also on the rules page):
 - Order at risk: a confirmed or in-production order with a promised date whose projected finish (the latest
   planned end of its unfinished operations, or now if that has passed) leaves less than `threshold` days before
   the promised date; a confirmed order not yet released is at risk once its promised date is that close.
-- Sync failing: the last `threshold` finished runs of an enabled shop all failed (connection tests and runs
+- Sync failing: the last `threshold` finished runs of an enabled shop, or of one kind of pull from an enabled
+  ERP connection (materials, stock, BOMs, outbound), all failed (connection tests and runs
   skipped for overlap do not count). It clears with the next run that is not a failure.
 - ERP pushes failed: at least `threshold` orders sit in the ERP outbox as dead letters waiting for IT.
 """
@@ -253,36 +254,43 @@ def orders_at_risk(rule: AlertRule, now: datetime) -> Evaluation:
 
 
 def failing_syncs(rule: AlertRule, now: datetime) -> Evaluation:
-    """Shops whose last N finished runs all failed."""
+    """Shops, and each kind of ERP pull, whose last N finished runs all failed."""
     needed = max(1, int(rule.threshold))
     runs = (
-        SyncRun.objects.filter(account__enabled=True)
+        SyncRun.objects.filter(Q(account__enabled=True) | Q(erp_connection__enabled=True))
         .exclude(status__in=[SyncRun.Status.RUNNING, SyncRun.Status.SKIPPED])
         .exclude(trigger=SyncRun.Trigger.TEST)
         .annotate(
             recent=Window(
-                RowNumber(), partition_by=[F("account_id")], order_by=[F("started_at").desc(), F("id").desc()]
+                RowNumber(),
+                partition_by=[F("account_id"), F("erp_connection_id"), F("kind")],
+                order_by=[F("started_at").desc(), F("id").desc()],
             )
         )
         .filter(recent__lte=needed)
-        .values("account_id", "account__name", "status", "errors", "started_at")
-        .order_by("account_id", "recent")
-    )
-    by_account: dict[int, list[dict]] = defaultdict(list)
+        .values("account_id", "account__name", "erp_connection_id", "erp_connection__name", "kind", "status",
+                "errors", "started_at")
+        .order_by("account_id", "erp_connection_id", "kind", "recent")
+    )  # fmt: skip
+    by_source: dict[tuple, list[dict]] = defaultdict(list)
     for run in runs:
-        by_account[run["account_id"]].append(run)
+        by_source[(run["account_id"], run["erp_connection_id"], run["kind"])].append(run)
     findings = []
-    for account_id, recent in by_account.items():
+    for (account_id, connection_id, kind), recent in by_source.items():
         if len(recent) < needed or any(run["status"] != SyncRun.Status.FAILED for run in recent):
             continue
         errors = recent[0]["errors"] or []
         last_error = errors[-1] if errors and isinstance(errors[-1], dict) else {}
-        name = recent[0]["account__name"]
+        if account_id is not None:
+            subject_type, subject_id, name = Subject.CHANNEL_ACCOUNT, str(account_id), recent[0]["account__name"]
+        else:
+            subject_type, subject_id = Subject.ERP_SYNC, f"{connection_id}:{kind}"
+            name = f"{recent[0]['erp_connection__name']} · {SyncRun.Kind(kind).label}"
         findings.append(
             Finding(
-                dedupe_key=dedupe_key(AlertKind.SYNC_FAILING, Subject.CHANNEL_ACCOUNT, account_id),
-                subject_type=Subject.CHANNEL_ACCOUNT,
-                subject_id=str(account_id),
+                dedupe_key=dedupe_key(AlertKind.SYNC_FAILING, subject_type, subject_id),
+                subject_type=subject_type,
+                subject_id=subject_id,
                 subject_label=name,
                 message=_("The last %(count)s syncs of %(name)s failed; last error: %(error)s")
                 % {

@@ -108,6 +108,7 @@ class Alert(models.Model):
         SALES_ORDER = "sales_order", _("Sales order")
         CHANNEL_ACCOUNT = "channel_account", _("Shop")
         ERP_OUTBOX = "erp_outbox", _("ERP outbox")
+        ERP_SYNC = "erp_sync", _("ERP pull")
 
     kind = models.CharField(_("kind"), max_length=32, choices=AlertKind.choices, db_index=True)
     subject_type = models.CharField(_("subject type"), max_length=32, choices=SubjectType.choices)

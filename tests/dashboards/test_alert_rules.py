@@ -410,3 +410,26 @@ def test_old_reports_do_not_count_towards_now(floor, time_machine):
     time_machine.move_to(at(2, 8), tick=False)
     assert timezone.now() == at(2, 8)
     assert timezone.now() + timedelta(hours=2) == at(2, 10)
+
+
+def test_an_erp_pull_failing_three_times_in_a_row_alerts_it_per_kind(floor, time_machine):
+    from integrations.models import ErpConnection
+
+    time_machine.move_to(at(2, 9), tick=False)
+    connection = ErpConnection.objects.create(name="K3", server_url="http://127.0.0.1:9/K3Cloud/", acct_id="1",
+                                              username="u")  # fmt: skip
+
+    def run(kind: str, minute: int, status: str = SyncRun.Status.FAILED) -> None:
+        made = SyncRun.objects.create(erp_connection=connection, kind=kind, status=status,
+                                      errors=[{"code": "500", "message": "K/3 down"}])  # fmt: skip
+        SyncRun.objects.filter(pk=made.pk).update(started_at=at(2, 8, minute))
+
+    for minute in (10, 20, 30):
+        run(SyncRun.Kind.ERP_STOCK, minute)
+    run(SyncRun.Kind.ERP_MATERIALS, 11)
+    run(SyncRun.Kind.ERP_MATERIALS, 21, SyncRun.Status.SUCCEEDED)
+    run(SyncRun.Kind.ERP_MATERIALS, 31)
+    alerts_evaluate()
+    [alert] = alerts(Kind.SYNC_FAILING)
+    assert alert.subject_type == Alert.SubjectType.ERP_SYNC and alert.subject_id == f"{connection.pk}:erp_stock"
+    assert alert.subject_label.startswith("K3") and "K/3 down" in alert.message
