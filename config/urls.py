@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("production.floor_api_urls")),
     path("", include("dashboards.api_urls")),
     path("", include("dashboards.analytics_api_urls")),
+    path("", include("dashboards.alert_api_urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("masterdata/", include("production.excel_urls")),
     path("dashboards/", include("dashboards.urls")),
     path("analytics/", include("dashboards.analytics_urls")),
+    path("alerts/", include("dashboards.alert_urls")),
     path("webhooks/shopify/<str:account_code>/", webhooks.shopify_webhook, name="shopify-webhook"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

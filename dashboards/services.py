@@ -98,7 +98,8 @@ def _validate_rule(rule: AlertRule, values: dict[str, Any]) -> dict[str, Any]:
         else:
             clean["channels"] = channels
     if errors:
-        raise AlertError(_("The rule was not changed: check the fields."), code="invalid", extra={"fields": errors})
+        fields = {name: [message] for name, message in errors.items()}
+        raise AlertError(_("The rule was not changed: check the fields."), code="invalid", extra={"fields": fields})
     return clean
 
 

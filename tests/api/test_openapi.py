@@ -10,6 +10,12 @@ from drf_spectacular.generators import SchemaGenerator
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = {
+    "/api/v1/alerts/": {"get"},
+    "/api/v1/alerts/{id}/": {"get"},
+    "/api/v1/alerts/{id}/acknowledge/": {"post"},
+    "/api/v1/alerts/{id}/resolve/": {"post"},
+    "/api/v1/alert-rules/": {"get"},
+    "/api/v1/alert-rules/{kind}/": {"get", "patch"},
     "/api/v1/erp-pushes/": {"get"},
     "/api/v1/erp-pushes/{id}/": {"get"},
     "/api/v1/erp-pushes/{id}/retry/": {"post"},
