@@ -11,5 +11,5 @@ urlpatterns = [
     path("<int:pk>/acknowledge/", alert_views.acknowledge, name="acknowledge"),
     path("<int:pk>/resolve/", alert_views.resolve, name="resolve"),
     path("rules/", alert_views.rules, name="rules"),
-    path("rules/<str:kind>/", alert_views.rules, name="rule-save"),
+    path("rules/<str:kind>/", alert_views.rule_save, name="rule-save"),
 ]

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from dashboards import services
 from dashboards.alert_forms import AlertFilterForm, AlertRuleForm
 from dashboards.alert_selectors import alert_inbox, alert_rules, alerts_for_user
-from dashboards.models import AlertKind, AlertRule
+from dashboards.models import AlertRule
 
 PAGE_SIZE = 50
 
@@ -90,31 +90,35 @@ def resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @permission_required("dashboards.view_alertrule", raise_exception=True)
-def rules(request: HttpRequest, kind: str | None = None) -> HttpResponse:
-    """Every rule with its thresholds; the production manager changes one at a time."""
+@require_GET
+def rules(request: HttpRequest) -> HttpResponse:
+    """Every rule with its thresholds and what they mean; the production manager changes one at a time."""
+    return _rules_page(request)
+
+
+@login_required
+@permission_required("dashboards.change_alertrule", raise_exception=True)
+@require_POST
+def rule_save(request: HttpRequest, kind: str) -> HttpResponse:
+    """Save one rule; a refused value shows the page again with the reason beside the field."""
+    rule = get_object_or_404(AlertRule, kind=kind)
+    form = AlertRuleForm(request.POST, rule=rule)
+    if form.is_valid():
+        try:
+            services.alert_rule_update(rule=rule, by=request.user, **form.cleaned_data)
+        except services.AlertError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, _("Saved: %(rule)s") % {"rule": rule.get_kind_display()})
+            return redirect("alerts:rules")
+    return _rules_page(request, bound=form, status=400)
+
+
+def _rules_page(request: HttpRequest, bound: AlertRuleForm | None = None, status: int = 200) -> HttpResponse:
     can_change = request.user.has_perm("dashboards.change_alertrule")
-    bound: AlertRuleForm | None = None
-    if request.method == "POST":
-        if not can_change:
-            raise PermissionDenied
-        rule = get_object_or_404(AlertRule, kind=kind) if kind in AlertKind.values else None
-        if rule is None:
-            raise Http404
-        bound = AlertRuleForm(request.POST, rule=rule)
-        if bound.is_valid():
-            try:
-                services.alert_rule_update(rule=rule, by=request.user, **bound.cleaned_data)
-            except services.AlertError as exc:
-                bound.add_service_errors(exc)
-            else:
-                messages.success(request, _("Saved: %(rule)s") % {"rule": rule.get_kind_display()})
-                return redirect("alerts:rules")
-    elif request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
     services.alert_rules_ensure()
     forms = [
         bound if bound is not None and bound.rule.pk == rule.pk else AlertRuleForm(rule=rule, read_only=not can_change)
         for rule in alert_rules()
     ]
-    status = 400 if bound is not None else 200
     return render(request, "dashboards/alerts/rules.html", {"forms": forms, "can_change": can_change}, status=status)

@@ -30,10 +30,12 @@ from django.contrib import admin
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.models import Team
 from accounts.roles import Role
 from dashboards.capacity_workbook import capacity_job_run, capacity_job_start
+from dashboards.models import Alert
 from integrations.models import ErpConnection, SkuMapping
 from orders.models import ErpPush, OrderIssue, SalesOrder
 from production.floor import downtime_start, report_event_record
@@ -170,6 +172,13 @@ MATRIX: dict[str, Row] = {
     "analytics:capacity-download": Row(
         read=roles(PM), write=NOBODY, kwargs=lambda w: {"job_id": w["capacity_job"]}, hidden=roles(TL, IT)
     ),
+    # --- Alerts: team leaders see and act on their own team's, the production manager and IT on all --------
+    "alerts:inbox": Row(read=roles(TL, PM, IT), write=NOBODY),
+    "alerts:acknowledge": Row(read=NOBODY, write=roles(TL, PM, IT), kwargs=lambda w: {"pk": w["alert"].pk}),
+    # Another team's alert is a 404 for a team leader: tests/dashboards/test_alert_pages.py.
+    "alerts:resolve": Row(read=NOBODY, write=roles(TL, PM, IT), kwargs=lambda w: {"pk": w["alert"].pk}),
+    "alerts:rules": Row(read=roles(TL, PM, IT), write=NOBODY),
+    "alerts:rule-save": Row(read=NOBODY, write=roles(PM), kwargs=lambda w: {"kind": "operation_stalled"}),
     # --- Production planning pages -----------------------------------------------------------------------
     "orders:release": Row(read=roles(PM), write=roles(PM)),
     "orders:work-orders": Row(read=roles(PM), write=NOBODY),
@@ -259,6 +268,15 @@ MATRIX: dict[str, Row] = {
     "api-oee": api(read=roles(TL, PM, IT), write=NOBODY),
     "api-downtime-pareto": api(read=roles(TL, PM, IT), write=NOBODY),
     "api-kpis": api(read=roles(PM, FIN, IT), write=NOBODY),
+    # --- API: alerts -------------------------------------------------------------------------------------
+    "api-alert-list": api(read=roles(TL, PM, IT), write=NOBODY),
+    "api-alert-detail": api(read=roles(TL, PM, IT), write=NOBODY, kwargs=lambda w: {"pk": w["alert"].pk}),
+    "api-alert-acknowledge": api(read=NOBODY, write=roles(TL, PM, IT), kwargs=lambda w: {"pk": w["alert"].pk}),
+    "api-alert-resolve": api(read=NOBODY, write=roles(TL, PM, IT), kwargs=lambda w: {"pk": w["alert"].pk}),
+    "api-alert-rule-list": api(read=roles(TL, PM, IT), write=NOBODY),
+    "api-alert-rule-detail": api(
+        read=roles(TL, PM, IT), write=roles(PM), method="patch", kwargs=lambda w: {"kind": "operation_stalled"}
+    ),
     # --- API description ---------------------------------------------------------------------------------
     "api-schema": api(read=PUBLIC, write=NOBODY),
     "api-docs": Row(read=PUBLIC, write=NOBODY),
@@ -406,9 +424,28 @@ def build_world(users: dict[Role, Any]) -> dict[str, Any]:
     )
     capacity_job = capacity_job_start(month=date(2026, 11, 1), workshop=None, by=users[PM])
     capacity_job_run(capacity_job["id"])
+    other_team = Team.objects.create(code="PG1", name="抛光一班")
+    now = timezone.now()
+    # One alert of the team leader's team, one of another team (out of the team leader's sight).
+    alert, other_alert = (
+        Alert.objects.create(
+            kind="operation_stalled",
+            subject_type="operation",
+            subject_id=str(n),
+            subject_label=f"WO #{n}",
+            dedupe_key=f"operation_stalled:operation:{n}",
+            message="m",
+            team=alert_team,
+            first_seen_at=now,
+            last_seen_at=now,
+        )
+        for n, alert_team in ((1, team), (2, other_team))
+    )
     return {
         "capacity_job": capacity_job["id"],
         "team": team,
+        "alert": alert,
+        "other_alert": other_alert,
         "work_order": work_order,
         "step": step,
         "workshop": step.work_center.workshop,
