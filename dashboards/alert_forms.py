@@ -12,7 +12,7 @@ from dashboards.models import Alert, AlertKind, AlertRule, ChannelKind
 # What the threshold means for each kind, shown beside its input.
 THRESHOLD_UNITS = {
     AlertKind.OPERATION_STALLED: _("hours without a report"),
-    AlertKind.LOW_DAILY_COMPLETION: _("% of today's plan"),
+    AlertKind.LOW_DAILY_COMPLETION: _("percent of today's plan"),
     AlertKind.ORDER_AT_RISK: _("days of margin before the promised date"),
     AlertKind.SYNC_FAILING: _("failed runs in a row"),
     AlertKind.ERP_PUSH_DEAD: _("dead ERP pushes"),
