@@ -119,7 +119,8 @@ def test_the_alert_list_runs_a_constant_number_of_queries(client, users, teams, 
 def test_the_production_manager_changes_a_rule_and_others_may_only_read(client, users):
     client.force_login(users[Role.TEAM_LEADER])
     assert client.get("/api/v1/alert-rules/").status_code == 200
-    refused = client.patch("/api/v1/alert-rules/operation_stalled/", {"threshold": "3"}, content_type="application/json")
+    url = "/api/v1/alert-rules/operation_stalled/"
+    refused = client.patch(url, {"threshold": "3"}, content_type="application/json")
     assert refused.status_code == 403
 
     client.force_login(users[Role.PRODUCTION_MANAGER])
