@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.db import connections
@@ -105,7 +106,9 @@ class Outlook:
     at_risk: bool
 
 
+@lru_cache(maxsize=8192)
 def local_date(moment: datetime) -> date:
+    """The factory's calendar day of a moment (cached: the operations of a work order share its planned end)."""
     return moment.astimezone(FACTORY_TZ).date()
 
 
