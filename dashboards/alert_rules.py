@@ -132,6 +132,9 @@ def completion_window(rule: AlertRule, now: datetime) -> tuple[datetime, datetim
     return day_start, day_start + timedelta(hours=check_hour)
 
 
+QTY_PLACES = Decimal("0.001")
+
+
 def daily_completion(rule: AlertRule, now: datetime) -> Evaluation:
     """Teams and workshops below the threshold today, judged from the check hour on."""
     window = completion_window(rule, now)
@@ -184,8 +187,9 @@ def daily_completion(rule: AlertRule, now: datetime) -> Evaluation:
                     data={
                         "date": today.isoformat(),
                         "completion_pct": str(pct),
-                        "good_qty": str(row["good"] or 0),
-                        "planned_qty": str(row["planned"]),
+                        # SQLite sums decimals without their scale; three places, as the fields store them.
+                        "good_qty": str(Decimal(row["good"] or 0).quantize(QTY_PLACES)),
+                        "planned_qty": str(Decimal(row["planned"]).quantize(QTY_PLACES)),
                         "operations": row["operations"],
                     },
                     team_id=row[id_field] if subject_type == Subject.TEAM else None,
