@@ -88,6 +88,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_READ_FLOOR,
         "production.add_reportevent",
         *_perms("production", ["add", "change"], ["downtime"]),
+        # Corrections only at the work centres of the teams they lead (Team.leader).
+        "production.correct_team_reportevent",
         GANTT,
         "dashboards.view_team_alerts",
         "dashboards.acknowledge_alert",
@@ -109,6 +111,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.release_salesorder",
         *_READ_FLOOR,
         *_perms("production", ["add", "change"], ["workorder", "workorderoperation", "downtime"]),
+        "production.correct_reportevent",
         GANTT,
         ORDER_PROGRESS,
         *_ALERTS_ALL,
@@ -118,8 +121,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_RECONCILE,
     ],
     Role.WAREHOUSE_KEEPER: [
+        # Stock only of the warehouses IT assigns them (production.keep_warehouse per warehouse, django-guardian).
         *_perms("production", ["view"], ["item", "warehouse"]),
-        *_perms("production", ["view", "change"], ["stocklevel"]),
         *_RECONCILE,
         _UPLOAD_WMS,
     ],
@@ -170,7 +173,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 
 
 def sync_role_groups(apps, schema_editor=None) -> None:
-    """Create one group per role and grant it the permissions of ROLE_PERMISSIONS that exist so far."""
+    """Create one group per role holding exactly the permissions of ROLE_PERMISSIONS that exist so far: a
+    permission taken out of the table is taken from the group too."""
     from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after all migrations; create them now so the grants can refer to them.
@@ -183,8 +187,10 @@ def sync_role_groups(apps, schema_editor=None) -> None:
     permission_model = apps.get_model("auth", "Permission")
     for role, wanted in ROLE_PERMISSIONS.items():
         group, _created = group_model.objects.get_or_create(name=role.value)
+        granted = []
         for dotted in wanted:
             app_label, codename = dotted.split(".", 1)
             permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if permission is not None:
-                group.permissions.add(permission)
+                granted.append(permission)
+        group.permissions.set(granted)

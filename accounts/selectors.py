@@ -40,6 +40,15 @@ def home_tiles(*, user: User) -> list[dict]:
                 "url": reverse("production:item-list"),
             }
         )
+    # Keepers hold no model permission on stock, only their warehouses (see production.stock).
+    if user.has_perm("production.view_stocklevel") or user.groups.filter(name=Role.WAREHOUSE_KEEPER.value).exists():
+        tiles.append(
+            {
+                "title": _("Stock"),
+                "text": _("Stock on hand of your warehouses; record a count."),
+                "url": reverse("production:stock-list"),
+            }
+        )
     if user.has_perm("orders.view_salesorder"):
         tiles.append(
             {

@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import AuditedAdmin
+from accounts.models import User
 from production.errors import BomCycleError
 from production.floor import FloorError, check_photo
 from production.models import (
@@ -22,6 +24,7 @@ from production.models import (
 )
 from production.selectors import normalise_operation_name
 from production.services import check_bom_line_allowed
+from production.stock import keeper_candidates, keepers_of, warehouse_set_keepers
 
 
 class BomLineForm(forms.ModelForm):
@@ -74,11 +77,40 @@ class BomLineAdmin(AuditedAdmin):
     list_select_related = ["parent", "child"]
 
 
+class WarehouseForm(forms.ModelForm):
+    keepers = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        label=_("Keepers"),
+        help_text=_("Warehouse keepers who see and change this warehouse's stock, and no other warehouse's."),
+        widget=FilteredSelectMultiple(_("keepers"), is_stacked=False),
+    )
+
+    class Meta:
+        model = Warehouse
+        fields = ["code", "name", "address", "erp_code", "active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["keepers"].queryset = keeper_candidates().order_by("username")
+        if self.instance.pk:
+            self.fields["keepers"].initial = keepers_of(self.instance)
+
+
 @admin.register(Warehouse)
 class WarehouseAdmin(AuditedAdmin):
-    list_display = ["code", "name", "erp_code", "active"]
+    form = WarehouseForm
+    list_display = ["code", "name", "erp_code", "active", "keeper_names"]
     list_filter = ["active"]
     search_fields = ["code", "name", "erp_code"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        warehouse_set_keepers(warehouse=obj, keepers=form.cleaned_data.get("keepers") or [], by=request.user)
+
+    @admin.display(description=_("Keepers"))
+    def keeper_names(self, warehouse: Warehouse) -> str:
+        return ", ".join(user.get_full_name() or user.username for user in keepers_of(warehouse))
 
 
 @admin.register(StockLevel)

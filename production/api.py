@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -16,13 +16,13 @@ from rest_framework.response import Response
 
 from accounts.api import (
     ErrorSerializer,
-    ModelOrObjectPermissions,
     Pagination,
     RestrictedQuerysetMixin,
 )
 from production import filters, services
 from production.models import BomLine, Item, Operation, RoutingStep, StockLevel, Warehouse, WorkCenter, Workshop
 from production.selectors import bom_explode, operation_resolve
+from production.stock import may_use_stock, stock_adjust, stock_count, stock_levels_for
 
 # Codes appear in URLs (/items/{code}/), so they may hold dots (Kingdee codes look like 1.01.001) but no slash.
 CODE_LOOKUP_REGEX = "[^/]+"
@@ -398,28 +398,95 @@ class WarehouseViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["code", "name"]
 
 
+class StockPermissions(permissions.BasePermission):
+    """Stock opens to holders of the model permission and to keepers of some warehouse; which levels they then
+    see or change is decided by production.stock (a level of another warehouse answers 404)."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        action = "view" if request.method in permissions.SAFE_METHODS else "change"
+        return bool(request.user.is_authenticated and may_use_stock(request.user, action))
+
+
+class StockCountSerializer(serializers.Serializer):
+    counted = serializers.DecimalField(
+        max_digits=18, decimal_places=4, min_value=0, help_text=_("The quantity found on hand, in the item's unit.")
+    )
+    note = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", help_text=_("A note for the audit trail.")
+    )
+
+
+class StockAdjustSerializer(serializers.Serializer):
+    delta = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=4,
+        help_text=_("How much to add to the quantity on hand; negative to take away. Never below zero in all."),
+    )
+    reason = serializers.CharField(max_length=500, help_text=_("Why the stock changes, at least 4 characters."))
+
+
+STOCK_SCOPE = (
+    "Holders of production.view_stocklevel see every level; a warehouse keeper sees only the stock of the "
+    "warehouses IT assigned them (production.keep_warehouse per warehouse); any other level answers 404."
+)
+
+
 @extend_schema_view(
     list=extend_schema(
-        summary="List stock levels",
-        description=(
-            "On-hand quantity per item and warehouse. Holders of production.view_stocklevel see every level; "
-            "a user granted that permission on particular stock levels only (django-guardian) sees just those. "
-            "Scoping by warehouse (a keeper granted a whole warehouse) is to come."
-        ),
+        summary="List stock levels", description="On-hand quantity per item and warehouse. " + STOCK_SCOPE
     ),
-    retrieve=extend_schema(summary="One stock level", responses={200: StockLevelSerializer, 404: ERRORS[404]}),
+    retrieve=extend_schema(
+        summary="One stock level", description=STOCK_SCOPE, responses={200: StockLevelSerializer, 404: ERRORS[404]}
+    ),
 )
 @extend_schema(tags=["stock"])
-class StockLevelViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
-    """Stock on hand (read-only), restricted to the levels the user may view."""
+class StockLevelViewSet(viewsets.ReadOnlyModelViewSet):
+    """Stock on hand, restricted to the levels the user may view; counts and adjustments by its keepers."""
 
-    queryset = StockLevel.objects.select_related("warehouse", "item")
     pagination_class = Pagination
     search_fields = ["item__code", "item__name"]
     serializer_class = StockLevelSerializer
-    permission_classes = [ModelOrObjectPermissions]
+    permission_classes = [StockPermissions]
     filterset_class = filters.StockLevelFilter
     ordering_fields = ["id", "warehouse__code", "item__code", "qty_on_hand", "updated_at"]
+
+    def get_queryset(self):
+        action = "view" if self.request.method in permissions.SAFE_METHODS else "change"
+        return stock_levels_for(self.request.user, action)
+
+    @extend_schema(
+        summary="Record a stock count",
+        description=(
+            "The quantity on hand becomes the counted quantity; the old and new quantities and the note go to "
+            "the audit trail. Needs production.change_stocklevel, or keeping the level's warehouse "
+            "(another warehouse's level answers 404)."
+        ),
+        request=StockCountSerializer,
+        responses={200: StockLevelSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def count(self, request: Request, pk: str | None = None) -> Response:
+        body = StockCountSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        level = stock_count(level=self.get_object(), by=request.user, **body.validated_data)
+        return Response(StockLevelSerializer(level).data)
+
+    @extend_schema(
+        summary="Adjust stock",
+        description=(
+            "Adds `delta` (negative to take away) to the quantity on hand with a reason, refused with code "
+            "`stock_negative` if it would go below zero; audited. Needs production.change_stocklevel, or keeping "
+            "the level's warehouse (another warehouse's level answers 404)."
+        ),
+        request=StockAdjustSerializer,
+        responses={200: StockLevelSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def adjust(self, request: Request, pk: str | None = None) -> Response:
+        body = StockAdjustSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        level = stock_adjust(level=self.get_object(), by=request.user, **body.validated_data)
+        return Response(StockLevelSerializer(level).data)
 
 
 # --- Workshops, work centres, operations, routings ----------------------------------------------------

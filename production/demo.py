@@ -40,6 +40,7 @@ from production.services import (
     work_center_create,
     workshop_create,
 )
+from production.stock import keepers_of, warehouse_set_keepers
 
 # One published password for every demo login: the demo is for trying Loopline, never for production data.
 DEMO_PASSWORD = "loopline-demo"  # noqa: S105
@@ -1085,3 +1086,10 @@ def _seed_stock(items: dict[str, Item], created: Counter) -> None:
             continue
         stock_level_set(warehouse=warehouse, item=item, qty_on_hand=qty, by=None)
         created["stock levels"] += 1
+    # The demo keeper keeps the finished-goods and semi-finished warehouses, and sees no other stock.
+    keeper = User.objects.filter(username="keeper").first()
+    if keeper is not None:
+        for code in ("WH-CP", "WH-BCP"):
+            current = keepers_of(warehouses[code])
+            if keeper not in current:
+                warehouse_set_keepers(warehouse=warehouses[code], keepers=[*current, keeper], by=None)

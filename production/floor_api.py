@@ -20,8 +20,9 @@ from drf_spectacular.utils import (
     extend_schema_field,
     extend_schema_view,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -30,6 +31,7 @@ from rest_framework.response import Response
 from accounts.api import CursorPagination, ErrorSerializer, RestrictedQuerysetMixin
 from accounts.models import User
 from accounts.permissions import ModelPermissions, restrict
+from production.corrections import downtime_correct, may_correct, report_event_correct
 from production.floor import FloorError, PressResult, downtime_end, downtime_start, report_event_record
 from production.models import Downtime, ReportEvent, WorkCenter, WorkOrder, WorkOrderOperation
 from production.models.execution import DowntimeReason, PauseReason, ScrapReason
@@ -81,6 +83,13 @@ class ChangeModelPermissions(ModelPermissions):
     """Model permissions for a POST that changes an existing object (e.g. ending a downtime): needs change_*."""
 
     perms_map = {**ModelPermissions.perms_map, "POST": ["%(app_label)s.change_%(model_name)s"]}
+
+
+def _id(pk: str | None) -> int:
+    """A database id from the URL; anything else names an object that does not exist."""
+    if not (pk or "").isdigit():
+        raise NotFound
+    return int(pk)
 
 
 def _floor_call(service, **kwargs) -> Any:
@@ -525,6 +534,50 @@ class ReportEventFilter(django_filters.FilterSet):
         fields = ["operation", "work_order", "operator", "action", "at"]
 
 
+class CorrectPermissions(permissions.BasePermission):
+    """Team leaders (their teams' work centres) and the production manager (every one) may correct; which
+    presses and downtimes are then in reach is decided by production.corrections (others answer 404)."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        return bool(request.user.is_authenticated and may_correct(request.user))
+
+
+CORRECTED_QTY = {"max_digits": 14, "decimal_places": 3, "min_value": 0}
+DELTA = {"max_digits": 14, "decimal_places": 3}
+
+
+class ReportCorrectionSerializer(serializers.Serializer):
+    good_qty = serializers.DecimalField(**CORRECTED_QTY, help_text=_("The good quantity the press should have had."))
+    scrap_qty = serializers.DecimalField(**CORRECTED_QTY, help_text=_("The scrap the press should have had."))
+    rework_qty = serializers.DecimalField(**CORRECTED_QTY, help_text=_("The rework the press should have had."))
+    reason = serializers.CharField(max_length=500, help_text=_("Why, at least 4 characters; kept in the audit trail."))
+
+
+class ReportCorrectionResultSerializer(serializers.Serializer):
+    event_id = serializers.IntegerField(source="event.pk", help_text=_("Id of the corrected press."))
+    operation_code = serializers.CharField(source="event.operation.code", help_text=_("Scan code of its operation."))
+    good_delta = serializers.DecimalField(**DELTA, help_text=_("Change of the good total."))
+    scrap_delta = serializers.DecimalField(**DELTA, help_text=_("Change of the scrap total."))
+    rework_delta = serializers.DecimalField(**DELTA, help_text=_("Change of the rework total."))
+    good_qty = serializers.DecimalField(
+        source="event.operation.good_qty", **DELTA, help_text=_("The operation's good total now.")
+    )
+    scrap_qty = serializers.DecimalField(
+        source="event.operation.scrap_qty", **DELTA, help_text=_("The operation's scrap total now.")
+    )
+    rework_qty = serializers.DecimalField(
+        source="event.operation.rework_qty", **DELTA, help_text=_("The operation's rework total now.")
+    )
+    by = serializers.CharField(source="by.username", help_text=_("Username of who corrected."))
+    at = serializers.DateTimeField(help_text=_("When the correction was recorded."))
+
+
+CORRECT_SCOPE = (
+    "Needs production.correct_reportevent (every work centre) or production.correct_team_reportevent (only the "
+    "work centres of the teams the caller leads); anything else answers 404."
+)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List report events",
@@ -580,6 +633,30 @@ class ReportEventViewSet(
         result: PressResult = _floor_call(report_event_record, operator=request.user, operations=visible, **press)
         answer = PressResultSerializer(result).data
         return Response(answer, status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Correct the quantities of a press",
+        description=(
+            "Sets what the press should have reported; the press itself stays as it was and a correction records "
+            "the differences, by which the operation's totals move. Refused with `qty_exceeds_input` when the "
+            "step would have processed more than it received, `qty_below_next_step` when it would keep fewer good "
+            "pieces than the next step processed, `reason_required` without a reason. Audited. " + CORRECT_SCOPE
+        ),
+        request=ReportCorrectionSerializer,
+        responses={200: ReportCorrectionResultSerializer, **{code: ERRORS[code] for code in (400, 403, 404, 409)}},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[CorrectPermissions],
+        filter_backends=[],
+        parser_classes=[JSONParser, FormParser],
+    )
+    def correct(self, request: Request, pk: str | None = None) -> Response:
+        body = ReportCorrectionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        correction = _floor_call(report_event_correct, event_id=_id(pk), by=request.user, **body.validated_data)
+        return Response(ReportCorrectionResultSerializer(correction).data)
 
 
 # --- Downtime ------------------------------------------------------------------------------------------------
@@ -650,6 +727,15 @@ class DowntimeEndSerializer(serializers.Serializer):
     work_center_code = serializers.CharField(max_length=32, help_text=_("Code of the work centre running again."))
     client_uuid = serializers.UUIDField(
         help_text=_("A UUID the device makes once per press and sends again on retries; a repeat changes nothing.")
+    )
+
+
+class DowntimeCorrectionSerializer(serializers.Serializer):
+    reason = DowntimeReasonField(required=False, help_text=_("The right reason; left out: unchanged."))
+    started_at = serializers.DateTimeField(required=False, help_text=_("When it really stopped; left out: unchanged."))
+    ended_at = serializers.DateTimeField(required=False, help_text=_("When it really ran again; left out: unchanged."))
+    note = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text=_("A corrected note; left out: unchanged.")
     )
 
 
@@ -749,4 +835,28 @@ class DowntimeViewSet(RestrictedQuerysetMixin, mixins.ListModelMixin, mixins.Cre
         press = body.validated_data
         _check_visible(WorkCenter.objects.all(), request.user, press["work_center_code"], NO_WORK_CENTER)
         downtime = _floor_call(downtime_end, operator=request.user, **press)
+        return self._answer(downtime, status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Correct a downtime",
+        description=(
+            "Changes the reason, note, start or end of a stop (e.g. reported late or with the wrong reason); the "
+            "old values go to the audit trail. A stop cannot end before it starts or lie in the future. "
+            + CORRECT_SCOPE
+        ),
+        request=DowntimeCorrectionSerializer,
+        responses={200: DowntimeSerializer, 400: ERRORS[400], 403: ERRORS[403], 404: ERRORS[404]},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[CorrectPermissions],
+        filter_backends=[],
+        pagination_class=None,
+        parser_classes=[JSONParser, FormParser],
+    )
+    def correct(self, request: Request, pk: str | None = None) -> Response:
+        body = DowntimeCorrectionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        downtime = downtime_correct(downtime_id=_id(pk), by=request.user, **body.validated_data)
         return self._answer(downtime, status.HTTP_200_OK)

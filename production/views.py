@@ -1,17 +1,22 @@
-"""Master-data pages: item search and an item's multi-level BOM and routing."""
+"""Master-data pages: item search and an item's multi-level BOM and routing; the stock of the user's warehouses."""
 
 from decimal import Decimal, InvalidOperation
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
+from accounts.errors import ApplicationError
 from production.errors import BomCycleError
 from production.models import Item
 from production.selectors import bom_explode
+from production.stock import may_use_stock, stock_count, stock_levels_for
 
 
 @login_required
@@ -51,3 +56,46 @@ def item_detail(request: HttpRequest, code: str) -> HttpResponse:
     steps = item.routing_steps.select_related("operation", "work_center__workshop")
     context = {"item": item, "qty": qty, "explosion": explosion, "error": error, "steps": steps}
     return render(request, "production/item_detail.html", context)
+
+
+@login_required
+@require_GET
+def stock_list(request: HttpRequest) -> HttpResponse:
+    """The stock the user may see (a keeper: only their warehouses), searchable, with a count form per row."""
+    if not may_use_stock(request.user):
+        raise PermissionDenied
+    levels = stock_levels_for(request.user).order_by("warehouse__code", "item__code")
+    query = request.GET.get("q", "").strip()
+    if query:
+        levels = levels.filter(Q(item__code__icontains=query) | Q(item__name__icontains=query))
+    context = {
+        "page": Paginator(levels, 50).get_page(request.GET.get("page")),
+        "q": query,
+        "can_count": may_use_stock(request.user, "change"),
+    }
+    return render(request, "production/stock_list.html", context)
+
+
+@login_required
+@require_POST
+def stock_count_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record a count of one stock level of a warehouse the user keeps; another warehouse's is a 404."""
+    if not may_use_stock(request.user, "change"):
+        raise PermissionDenied
+    level = stock_levels_for(request.user, "change").filter(pk=pk).first()
+    if level is None:
+        raise Http404
+    try:
+        counted = Decimal(request.POST.get("counted", ""))
+        level = stock_count(level=level, counted=counted, by=request.user, note=request.POST.get("note", "")[:500])
+    except InvalidOperation:
+        messages.error(request, _("Type the counted quantity as a number."))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("%(item)s in %(warehouse)s: %(qty)s on hand.")
+            % {"item": level.item.code, "warehouse": level.warehouse.code, "qty": f"{level.qty_on_hand.normalize():f}"},
+        )
+    return redirect("production:stock-list")

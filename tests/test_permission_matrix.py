@@ -39,7 +39,8 @@ from dashboards.models import Alert
 from integrations.models import ErpConnection, SkuMapping
 from orders.models import ErpPush, OrderIssue, SalesOrder
 from production.floor import downtime_start, report_event_record
-from production.models import BomLine, Item, RoutingStep, StockLevel, Warehouse, WorkCenter
+from production.models import BomLine, Item, ReportEvent, RoutingStep, StockLevel, Warehouse, WorkCenter
+from production.stock import warehouse_set_keepers
 from tests.conftest import make_user
 from tests.integrations.builders import make_account, make_order, make_run
 from tests.production.floor_builders import make_work_order
@@ -97,6 +98,7 @@ item_code = lambda w: {"code": w["item"].code}  # noqa: E731
 ORDER_READERS = roles(CS, SALES, PM, FIN, IT)
 FLOOR_PEOPLE = roles(OP, TL)
 MASTER_DATA_READERS = roles(CS, SALES, OP, TL, PM, WK, FIN, IT)  # items: everyone with a role
+STOCK_READERS = roles(CS, SALES, TL, PM, WK, FIN, IT)
 
 MATRIX: dict[str, Row] = {
     # --- Sign-in, home, language, health -----------------------------------------------------------------
@@ -113,6 +115,9 @@ MATRIX: dict[str, Row] = {
     # --- Master data pages -------------------------------------------------------------------------------
     "production:item-list": Row(read=MASTER_DATA_READERS, write=NOBODY),
     "production:item-detail": Row(read=MASTER_DATA_READERS, write=NOBODY, kwargs=item_code),
+    # Stock: the keeper reaches it through the warehouse they keep (WH1 here); other warehouses: 404.
+    "production:stock-list": Row(read=STOCK_READERS, write=NOBODY),
+    "production:stock-count": Row(read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}),
     "masterdata:index": Row(read=MASTER_DATA_READERS, write=NOBODY),
     "masterdata:import": Row(read=roles(PM, IT), write=roles(PM, IT), kwargs=lambda w: {"kind": "items"}),
     "masterdata:template": Row(read=roles(PM, IT), write=NOBODY, kwargs=lambda w: {"kind": "items"}),
@@ -204,10 +209,10 @@ MATRIX: dict[str, Row] = {
     "api-warehouse-detail": api(
         read=roles(CS, TL, PM, WK, FIN, IT), write=NOBODY, kwargs=lambda w: {"code": w["warehouse"].code}
     ),
-    "api-stock-level-list": api(read=roles(CS, SALES, TL, PM, WK, FIN, IT), write=NOBODY),
-    "api-stock-level-detail": api(
-        read=roles(CS, SALES, TL, PM, WK, FIN, IT), write=NOBODY, kwargs=lambda w: {"pk": w["stock"].pk}
-    ),
+    "api-stock-level-list": api(read=STOCK_READERS, write=NOBODY),
+    "api-stock-level-count": api(read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}),
+    "api-stock-level-adjust": api(read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}),
+    "api-stock-level-detail": api(read=STOCK_READERS, write=NOBODY, kwargs=lambda w: {"pk": w["stock"].pk}),
     "api-workshop-list": api(read=roles(TL, PM, IT), write=NOBODY),
     "api-workshop-detail": api(read=roles(TL, PM, IT), write=NOBODY, kwargs=lambda w: {"code": w["workshop"].code}),
     "api-work-center-list": api(read=roles(OP, TL, PM, IT), write=NOBODY),
@@ -261,6 +266,9 @@ MATRIX: dict[str, Row] = {
     "api-report-event-list": api(read=roles(OP, TL, PM, IT), write=roles(OP, TL)),
     "api-downtime-list": api(read=roles(OP, TL, PM, IT), write=roles(OP, TL, PM)),
     "api-downtime-end": api(read=NOBODY, write=roles(OP, TL, PM)),
+    # Corrections: the production manager everywhere, a team leader at the work centres of the team they lead.
+    "api-report-event-correct": api(read=NOBODY, write=roles(TL, PM), kwargs=lambda w: {"pk": w["event"].pk}),
+    "api-downtime-correct": api(read=NOBODY, write=roles(TL, PM), kwargs=lambda w: {"pk": w["downtime"].pk}),
     # --- API: dashboards ---------------------------------------------------------------------------------
     "api-gantt": api(read=roles(TL, PM, IT), write=NOBODY),
     "api-order-progress": api(read=roles(CS, SALES, PM), write=NOBODY),
@@ -409,14 +417,15 @@ def build_world(users: dict[Role, Any]) -> dict[str, Any]:
     )
     warehouse = Warehouse.objects.create(code="WH1", name="成品仓")
     stock = StockLevel.objects.create(warehouse=warehouse, item=item, qty_on_hand=Decimal(40))
+    warehouse_set_keepers(warehouse=warehouse, keepers=[users[WK]], by=None)
     account = make_account("TB1")
     order = make_order(account, items={"FG-HINGE-4": item}, issues=[(OrderIssue.Code.BUYER_NOTE, {"note": "快"})])
     confirmed = make_order(account, items={"FG-HINGE-4": item}, status=SalesOrder.Status.CONFIRMED)
     push = ErpPush.objects.create(order=confirmed, status=ErpPush.Status.DEAD)
-    report_event_record(
+    press = report_event_record(
         operation_code=step.code, operator=users[OP], action="start", client_uuid="8d3c1f4e-0000-4000-8000-000000000001"
     )
-    downtime_start(
+    downtime = downtime_start(
         work_center_code="CY-02",
         reason="machine_fault",
         operator=users[OP],
@@ -460,6 +469,8 @@ def build_world(users: dict[Role, Any]) -> dict[str, Any]:
         "run": make_run(account),
         "mapping": SkuMapping.objects.create(external_sku="HK-01", item=item, created_by=users[CS]),
         "push": push,
+        "event": ReportEvent.objects.get(pk=press.event_id),
+        "downtime": downtime,
         "erp": ErpConnection.objects.create(
             name="K3", server_url="http://127.0.0.1:9/K3Cloud/", acct_id="A1", username="loopline"
         ),

@@ -2,6 +2,7 @@
 
 from production.models.execution import (
     Downtime,
+    ReportCorrection,
     ReportEvent,
     WorkOrder,
     WorkOrderOperation,
@@ -24,6 +25,7 @@ __all__ = [
     "Item",
     "Operation",
     "OperationAlias",
+    "ReportCorrection",
     "ReportEvent",
     "RoutingStep",
     "StockLevel",

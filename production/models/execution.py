@@ -210,6 +210,10 @@ class ReportEvent(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["operation", "at"], name="reportevent_operation_idx")]
+        permissions = [
+            ("correct_reportevent", _("Can correct reports and downtime of every work centre")),
+            ("correct_team_reportevent", _("Can correct reports and downtime of the teams one leads")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%H:%M} {self.action} {self.operation_id}"
@@ -262,3 +266,26 @@ class Downtime(models.Model):
 
     def __str__(self) -> str:
         return f"{self.work_center_id} {self.reason} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ReportCorrection(models.Model):
+    """A correction of the quantities one press reported, append-only: the press itself is never edited, and the
+    operation's totals move by the differences recorded here."""
+
+    event = models.ForeignKey(
+        ReportEvent, verbose_name=_("report event"), on_delete=models.PROTECT, related_name="corrections"
+    )
+    good_delta = models.DecimalField(_("good change"), max_digits=14, decimal_places=3)
+    scrap_delta = models.DecimalField(_("scrap change"), max_digits=14, decimal_places=3)
+    rework_delta = models.DecimalField(_("rework change"), max_digits=14, decimal_places=3)
+    reason = models.CharField(_("reason"), max_length=500)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("report correction")
+        verbose_name_plural = _("report corrections")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id}: {self.good_delta:+} / {self.scrap_delta:+} / {self.rework_delta:+}"

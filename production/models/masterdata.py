@@ -73,6 +73,8 @@ class Warehouse(models.Model):
         verbose_name = _("warehouse")
         verbose_name_plural = _("warehouses")
         ordering = ["code"]
+        # Granted per warehouse (django-guardian) to its keepers: see and change the stock kept there.
+        permissions = [("keep_warehouse", _("Can see and change the stock of this warehouse"))]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
