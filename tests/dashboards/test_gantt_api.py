@@ -87,3 +87,27 @@ def test_the_gantt_api_runs_the_same_queries_at_two_sizes(client, users):
         return len(captured)
 
     assert queries_with(2, 100) == queries_with(30, 200) <= 15
+
+
+def test_the_order_progress_api_runs_the_same_queries_at_two_sizes(client, users, django_assert_max_num_queries):
+    client.force_login(users[Role.SALES])
+    shop = make_account("TB1")
+    hinge = Item.objects.create(code="FG-API", name="合页", kind=Item.Kind.FINISHED)
+
+    def queries_with(count: int, offset: int) -> int:
+        for n in range(count):
+            order = make_order(
+                shop,
+                lines=[("SKU-API", 10, "15.00")],
+                items={"SKU-API": hinge},
+                status=SalesOrder.Status.IN_PRODUCTION,
+                external_id=str(5_000_000 + offset + n),
+            )
+            planned_order(f"WO-A-{offset + n:06d}", timezone.now(), order_line=order.lines.get())
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(PROGRESS).status_code == 200
+        return len(captured)
+
+    assert queries_with(2, 300) == queries_with(30, 400)
+    with django_assert_max_num_queries(15):
+        client.get(PROGRESS)
