@@ -197,7 +197,10 @@ def _machine_load(period: AnalyticsRange, centers: list[dict]) -> MachineLoad:
     days = period.days
     hours: dict[tuple[int, date], float] = defaultdict(float)
     by_id = {center["id"]: center for center in centers}
-    # A working window may run past midnight (capacity over 16 h), so look one day before the range too.
+    # Shanghai keeps no daylight saving: each day's window opens exactly 86,400 s after the day before's, so the
+    # overlaps are sums of plain numbers (this loop runs once per operation and day at factory scale).
+    first_opening = working_window(period.start, 0)[0].timestamp()
+    capacity = {center["id"]: float(center["capacity_hours_per_day"]) * 3600 for center in centers}
     operations = (
         WorkOrderOperation.objects.using(read_database())
         .filter(
@@ -208,15 +211,18 @@ def _machine_load(period: AnalyticsRange, centers: list[dict]) -> MachineLoad:
         .exclude(work_order__status=WorkOrder.Status.CANCELLED)
         .values_list("work_center_id", "planned_start", "planned_end")
     )
+    last_index = len(days) - 1
     for center_id, start, end in operations.iterator(chunk_size=5000):
-        capacity = by_id[center_id]["capacity_hours_per_day"]
-        first = max(start.astimezone(FACTORY_TZ).date() - timedelta(days=1), period.start)
-        last = min(end.astimezone(FACTORY_TZ).date(), period.end)
-        for day in _days(first, last):
-            window_start, window_end = working_window(day, capacity)
-            seconds = _overlap_seconds(start, end, window_start, window_end)
-            if seconds:
-                hours[center_id, day] += seconds / 3600
+        length = capacity[center_id]
+        start_s, end_s = start.timestamp(), end.timestamp()
+        # A window may run past midnight (capacity over 16 h), so the day before the operation's start counts too.
+        first = max(int((start_s - first_opening) // 86400) - 1, 0)
+        last = min(int((end_s - first_opening) // 86400), last_index)
+        for index in range(first, last + 1):
+            opening = first_opening + index * 86400
+            seconds = min(end_s, opening + length) - max(start_s, opening)
+            if seconds > 0:
+                hours[center_id, days[index]] += seconds / 3600
     rows = [
         LoadRow(
             work_center_id=center["id"],
@@ -656,14 +662,22 @@ KPI_DEFINITIONS = [
 ]
 
 
-def kpis(*, now: datetime, weeks: int = KPI_WEEKS, months: int = KPI_MONTHS) -> list[Kpi]:
-    """Every trend KPI per week and per month, one query per KPI, cached for a minute."""
-    today = now.astimezone(FACTORY_TZ).date()
-    week_starts, month_starts = kpi_periods(today, weeks=weeks, months=months)
+def _kpi_window(now: datetime, weeks: int, months: int) -> tuple[list[date], list[date], datetime, datetime, str]:
+    week_starts, month_starts = kpi_periods(now.astimezone(FACTORY_TZ).date(), weeks=weeks, months=months)
     since = day_start(min(week_starts[0], month_starts[0]))
     until = day_start(max(week_starts[-1] + timedelta(days=7), _add_months(month_starts[-1], 1)))
+    return week_starts, month_starts, since, until, f"analytics:kpis:v1:{since:%Y%m%d}:{until:%Y%m%d}"
+
+
+def kpis_forget(*, now: datetime, weeks: int = KPI_WEEKS, months: int = KPI_MONTHS) -> None:
+    """Drop the cached KPI rows, so the next read computes them afresh."""
+    cache.delete(_kpi_window(now, weeks, months)[-1])
+
+
+def kpis(*, now: datetime, weeks: int = KPI_WEEKS, months: int = KPI_MONTHS) -> list[Kpi]:
+    """Every trend KPI per week and per month, one query per KPI, cached for a minute."""
+    week_starts, month_starts, since, until, key = _kpi_window(now, weeks, months)
     # The rows are cached, not the KPIs: names and definitions follow the reader's language.
-    key = f"analytics:kpis:v1:{since:%Y%m%d}:{until:%Y%m%d}"
     data = cache.get(key)
     if data is None:
         data = _kpi_rows(since, until, now)
