@@ -454,8 +454,12 @@ def erp_pull(
         run.status, run.finished_at = SyncRun.Status.SKIPPED, timezone.now()
         run.save(update_fields=["status", "finished_at"])
         return run
-    client = erp_client(connection, transport or HttpTransport(timeout=30, max_attempts=3))
+    transport = transport or HttpTransport(timeout=30, max_attempts=3)
     try:
+        try:
+            client = erp_client(connection, transport)
+        except ValueError as error:  # no password nor app secret stored yet
+            raise ChannelError(f"{connection}: {error}", code="ERP_NOT_CONFIGURED") from None
         _pull(connection, spec, kind, run, client)
     except ChannelError as error:
         run.status = SyncRun.Status.FAILED
@@ -463,12 +467,12 @@ def erp_pull(
     except Exception as error:  # an unexpected failure is recorded on the run too, then re-raised for the log
         run.status = SyncRun.Status.FAILED
         run.errors = [{"code": "INTERNAL", "message": f"{error.__class__.__name__}: {error}", "external_id": ""}]
-        _finish(run, client)
+        _finish(run, transport)
         raise
     finally:
         if cache.get(lock) == token:
             cache.delete(lock)
-    _finish(run, client)
+    _finish(run, transport)
     audit_record(
         actor=by,
         verb=f"erp.pull.{kind}",
@@ -506,8 +510,8 @@ def _pull(connection: ErpConnection, spec: PullSpec, kind: str, run: SyncRun, cl
     run.status = SyncRun.Status.PARTIAL if run.errors else SyncRun.Status.SUCCEEDED
 
 
-def _finish(run: SyncRun, client) -> None:
-    run.http_calls, run.retries = client.stats.http_calls, client.stats.retries
+def _finish(run: SyncRun, transport: HttpTransport) -> None:
+    run.http_calls, run.retries = transport.stats.http_calls, transport.stats.retries
     run.finished_at = timezone.now()
     run.save()
 

@@ -105,6 +105,9 @@ def erp_pull_production_orders_run(
     except ChannelError as error:
         run.status = SyncRun.Status.FAILED
         run.errors = [{"code": error.code, "message": error.message, "external_id": ""}]
+    except ValueError as error:  # no password nor app secret stored yet
+        run.status = SyncRun.Status.FAILED
+        run.errors = [{"code": "ERP_NOT_CONFIGURED", "message": f"{connection}: {error}", "external_id": ""}]
     else:
         run.fetched, run.created, run.unchanged = result.fetched, len(result.created), result.unchanged
         run.errors = [

@@ -206,3 +206,12 @@ def test_the_api_lists_erp_runs_and_queues_a_pull(client, users, k3, monkeypatch
     assert response.status_code == 202 and queued == [(["erp_boms"], "manual")]
     bad = client.post("/api/v1/erp-pulls/", {"kinds": ["orders"]}, content_type="application/json")
     assert bad.status_code == 400
+
+
+def test_a_connection_without_credentials_fails_its_run_clearly_and_does_not_block_the_next():
+    connection = ErpConnection.objects.create(
+        name="K3", server_url="http://127.0.0.1:9/K3Cloud/", acct_id="1", username="u"
+    )
+    first = pull(connection, Kind.ERP_MATERIALS)
+    assert first.status == "failed" and first.errors[0]["code"] == "ERP_NOT_CONFIGURED"
+    assert pull(connection, Kind.ERP_MATERIALS).status == "failed"  # not "skipped": the lock was released
