@@ -36,6 +36,8 @@ def money(data: dict[str, Any], key: str, label: str | None = None) -> Decimal:
 
 def integer(value: Any, label: str) -> Decimal:
     """A whole quantity (a JSON number or a string); negative is left for validation to judge."""
+    if type(value) is int:
+        return Decimal(value)  # what the checks below make of a JSON integer, at a fraction of the cost
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise Unreadable(f"{label} is not an integer: {short(value)}")
     try:

@@ -10,6 +10,11 @@ from integrations.channels.base import NormalisedLine, NormalisedOrder
 CENT = Decimal("0.01")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"\s+")
+# What clean_text would change in NFKC text: control characters, whitespace other than single inner spaces.
+_UNCLEAN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[^\S ]|  |^ | $")
+_NOT_PHONE = re.compile(r"[^\d*+-]")
+_CN_MOBILE = re.compile(r"1[\d*]{10}")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 
 # Official names; marketplaces and buyers often write the short form ("广东", "内蒙古").
 PROVINCES = [
@@ -41,8 +46,13 @@ def clean_text(value: str | None, *, max_length: int | None = None) -> str:
     if not value:
         return ""
     text = str(value)
-    # Most fields are already clean (codes, numbers, tidy names): skip the normalisation, it runs per field per order.
-    if not (text.isascii() and text.isprintable() and "  " not in text and text == text.strip()):
+    # Most fields are already clean (codes, numbers, tidy names and addresses): skip the normalisation, it runs per
+    # field per order. Text that is NFKC already and has nothing the steps below would remove or fold comes out
+    # of them unchanged, so leaving it as it is gives the same result.
+    if not (
+        (text.isascii() and text.isprintable() and "  " not in text and text == text.strip())
+        or (unicodedata.is_normalized("NFKC", text) and not _UNCLEAN.search(text))
+    ):
         text = unicodedata.normalize("NFKC", text)
         text = _CONTROL.sub("", text)
         text = _SPACES.sub(" ", text).strip()
@@ -62,13 +72,13 @@ def clean_phone(value: str | None, country: str) -> str:
     text = clean_text(value)
     if not text:
         return ""
-    kept = re.sub(r"[^\d*+-]", "", text)
+    kept = _NOT_PHONE.sub("", text)
     if country in ("", "CN"):
         digits = kept.replace("-", "").replace("+", "")
         for prefix in ("0086", "86"):
             if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
                 digits = digits[len(prefix) :]
-        if re.fullmatch(r"1[\d*]{10}", digits):
+        if _CN_MOBILE.fullmatch(digits):
             return digits
         return kept.lstrip("+")
     return kept
@@ -87,7 +97,7 @@ def clean_city(value: str | None, province: str) -> str:
         return province if province in _MUNICIPALITIES else ""
     if text in ("市辖区", "县") and province in _MUNICIPALITIES:
         return province
-    if re.search(r"[\u4e00-\u9fff]", text) and not text.endswith(_CITY_SUFFIXES):
+    if _HAN.search(text) and not text.endswith(_CITY_SUFFIXES):
         return text + "市"
     return text
 
