@@ -466,9 +466,10 @@ class StockLevelViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def count(self, request: Request, pk: str | None = None) -> Response:
+        level = self.get_object()  # out of reach: 404 before the body is even read
         body = StockCountSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        level = stock_count(level=self.get_object(), by=request.user, **body.validated_data)
+        level = stock_count(level=level, by=request.user, **body.validated_data)
         return Response(StockLevelSerializer(level).data)
 
     @extend_schema(
@@ -483,9 +484,10 @@ class StockLevelViewSet(viewsets.ReadOnlyModelViewSet):
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def adjust(self, request: Request, pk: str | None = None) -> Response:
+        level = self.get_object()  # out of reach: 404 before the body is even read
         body = StockAdjustSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        level = stock_adjust(level=self.get_object(), by=request.user, **body.validated_data)
+        level = stock_adjust(level=level, by=request.user, **body.validated_data)
         return Response(StockLevelSerializer(level).data)
 
 

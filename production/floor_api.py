@@ -31,7 +31,13 @@ from rest_framework.response import Response
 from accounts.api import CursorPagination, ErrorSerializer, RestrictedQuerysetMixin
 from accounts.models import User
 from accounts.permissions import ModelPermissions, restrict
-from production.corrections import downtime_correct, may_correct, report_event_correct
+from production.corrections import (
+    correctable_downtimes,
+    correctable_events,
+    downtime_correct,
+    may_correct,
+    report_event_correct,
+)
 from production.floor import FloorError, PressResult, downtime_end, downtime_start, report_event_record
 from production.models import Downtime, ReportEvent, WorkCenter, WorkOrder, WorkOrderOperation
 from production.models.execution import DowntimeReason, PauseReason, ScrapReason
@@ -653,6 +659,8 @@ class ReportEventViewSet(
         parser_classes=[JSONParser, FormParser],
     )
     def correct(self, request: Request, pk: str | None = None) -> Response:
+        if not correctable_events(request.user).filter(pk=_id(pk)).exists():
+            raise NotFound  # out of reach: as absent as a press that does not exist, whatever the body
         body = ReportCorrectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         correction = _floor_call(report_event_correct, event_id=_id(pk), by=request.user, **body.validated_data)
@@ -856,6 +864,8 @@ class DowntimeViewSet(RestrictedQuerysetMixin, mixins.ListModelMixin, mixins.Cre
         parser_classes=[JSONParser, FormParser],
     )
     def correct(self, request: Request, pk: str | None = None) -> Response:
+        if not correctable_downtimes(request.user).filter(pk=_id(pk)).exists():
+            raise NotFound
         body = DowntimeCorrectionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         downtime = downtime_correct(downtime_id=_id(pk), by=request.user, **body.validated_data)

@@ -39,7 +39,17 @@ from dashboards.models import Alert
 from integrations.models import ErpConnection, SkuMapping
 from orders.models import ErpPush, OrderIssue, SalesOrder
 from production.floor import downtime_start, report_event_record
-from production.models import BomLine, Item, ReportEvent, RoutingStep, StockLevel, Warehouse, WorkCenter
+from production.models import (
+    BomLine,
+    Item,
+    ReportEvent,
+    RoutingStep,
+    StockLevel,
+    Warehouse,
+    WorkCenter,
+    WorkOrder,
+    WorkOrderOperation,
+)
 from production.stock import warehouse_set_keepers
 from tests.conftest import make_user
 from tests.integrations.builders import make_account, make_order, make_run
@@ -81,6 +91,10 @@ class Row:
     method: str = "post"  # the write method
     query: str = ""
     hidden: frozenset = field(default_factory=frozenset)  # roles for which the object is out of scope → 404
+    # Object scoping: `outside` builds the arguments of an object out of the `scoped` roles' reach (another
+    # warehouse, another team's work centre); those roles, allowed on the row's object, must get 404 for it.
+    scoped: frozenset = field(default_factory=frozenset)
+    outside: Callable[[dict], dict] | None = None
 
 
 def api(read, write, **options) -> Row:
@@ -99,6 +113,8 @@ ORDER_READERS = roles(CS, SALES, PM, FIN, IT)
 FLOOR_PEOPLE = roles(OP, TL)
 MASTER_DATA_READERS = roles(CS, SALES, OP, TL, PM, WK, FIN, IT)  # items: everyone with a role
 STOCK_READERS = roles(CS, SALES, TL, PM, WK, FIN, IT)
+# The keeper keeps WH1 only: a level of WH2 is out of their reach.
+OTHER_WAREHOUSE = {"scoped": roles(WK), "outside": lambda w: {"pk": w["other_stock"].pk}}
 
 MATRIX: dict[str, Row] = {
     # --- Sign-in, home, language, health -----------------------------------------------------------------
@@ -117,7 +133,9 @@ MATRIX: dict[str, Row] = {
     "production:item-detail": Row(read=MASTER_DATA_READERS, write=NOBODY, kwargs=item_code),
     # Stock: the keeper reaches it through the warehouse they keep (WH1 here); other warehouses: 404.
     "production:stock-list": Row(read=STOCK_READERS, write=NOBODY),
-    "production:stock-count": Row(read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}),
+    "production:stock-count": Row(
+        read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}, **OTHER_WAREHOUSE
+    ),
     "masterdata:index": Row(read=MASTER_DATA_READERS, write=NOBODY),
     "masterdata:import": Row(read=roles(PM, IT), write=roles(PM, IT), kwargs=lambda w: {"kind": "items"}),
     "masterdata:template": Row(read=roles(PM, IT), write=NOBODY, kwargs=lambda w: {"kind": "items"}),
@@ -210,9 +228,15 @@ MATRIX: dict[str, Row] = {
         read=roles(CS, TL, PM, WK, FIN, IT), write=NOBODY, kwargs=lambda w: {"code": w["warehouse"].code}
     ),
     "api-stock-level-list": api(read=STOCK_READERS, write=NOBODY),
-    "api-stock-level-count": api(read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}),
-    "api-stock-level-adjust": api(read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}),
-    "api-stock-level-detail": api(read=STOCK_READERS, write=NOBODY, kwargs=lambda w: {"pk": w["stock"].pk}),
+    "api-stock-level-count": api(
+        read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}, **OTHER_WAREHOUSE
+    ),
+    "api-stock-level-adjust": api(
+        read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}, **OTHER_WAREHOUSE
+    ),
+    "api-stock-level-detail": api(
+        read=STOCK_READERS, write=NOBODY, kwargs=lambda w: {"pk": w["stock"].pk}, **OTHER_WAREHOUSE
+    ),
     "api-workshop-list": api(read=roles(TL, PM, IT), write=NOBODY),
     "api-workshop-detail": api(read=roles(TL, PM, IT), write=NOBODY, kwargs=lambda w: {"code": w["workshop"].code}),
     "api-work-center-list": api(read=roles(OP, TL, PM, IT), write=NOBODY),
@@ -267,8 +291,20 @@ MATRIX: dict[str, Row] = {
     "api-downtime-list": api(read=roles(OP, TL, PM, IT), write=roles(OP, TL, PM)),
     "api-downtime-end": api(read=NOBODY, write=roles(OP, TL, PM)),
     # Corrections: the production manager everywhere, a team leader at the work centres of the team they lead.
-    "api-report-event-correct": api(read=NOBODY, write=roles(TL, PM), kwargs=lambda w: {"pk": w["event"].pk}),
-    "api-downtime-correct": api(read=NOBODY, write=roles(TL, PM), kwargs=lambda w: {"pk": w["downtime"].pk}),
+    "api-report-event-correct": api(
+        read=NOBODY,
+        write=roles(TL, PM),
+        kwargs=lambda w: {"pk": w["event"].pk},
+        scoped=roles(TL),
+        outside=lambda w: {"pk": w["other_team_event"].pk},
+    ),
+    "api-downtime-correct": api(
+        read=NOBODY,
+        write=roles(TL, PM),
+        kwargs=lambda w: {"pk": w["downtime"].pk},
+        scoped=roles(TL),
+        outside=lambda w: {"pk": w["other_team_downtime"].pk},
+    ),
     # --- API: dashboards ---------------------------------------------------------------------------------
     "api-gantt": api(read=roles(TL, PM, IT), write=NOBODY),
     "api-order-progress": api(read=roles(CS, SALES, PM), write=NOBODY),
@@ -418,6 +454,32 @@ def build_world(users: dict[Role, Any]) -> dict[str, Any]:
     warehouse = Warehouse.objects.create(code="WH1", name="成品仓")
     stock = StockLevel.objects.create(warehouse=warehouse, item=item, qty_on_hand=Decimal(40))
     warehouse_set_keepers(warehouse=warehouse, keepers=[users[WK]], by=None)
+    other_stock = StockLevel.objects.create(
+        warehouse=Warehouse.objects.create(code="WH2", name="原料仓"), item=item, qty_on_hand=Decimal(5)
+    )
+    # A work centre of no team the team leader leads.
+    press_centre = WorkCenter.objects.create(code="ZP-09", name="装配线", workshop=step.work_center.workshop)
+    elsewhere = WorkOrder.objects.create(number="WO-T-0002", item=work_order.item, qty=Decimal(10))
+    WorkOrderOperation.objects.create(
+        work_order=elsewhere,
+        sequence=10,
+        operation=step.operation,
+        work_center=press_centre,
+        code="LLOP-90001",
+        std_minutes_per_unit=Decimal(1),
+    )
+    elsewhere_press = report_event_record(
+        operation_code="LLOP-90001",
+        operator=users[OP],
+        action="start",
+        client_uuid="8d3c1f4e-0000-4000-8000-000000000004",
+    )
+    other_team_downtime = downtime_start(
+        work_center_code=press_centre.code,
+        reason="machine_fault",
+        operator=users[OP],
+        client_uuid="8d3c1f4e-0000-4000-8000-000000000003",
+    )
     account = make_account("TB1")
     order = make_order(account, items={"FG-HINGE-4": item}, issues=[(OrderIssue.Code.BUYER_NOTE, {"note": "快"})])
     confirmed = make_order(account, items={"FG-HINGE-4": item}, status=SalesOrder.Status.CONFIRMED)
@@ -471,6 +533,9 @@ def build_world(users: dict[Role, Any]) -> dict[str, Any]:
         "push": push,
         "event": ReportEvent.objects.get(pk=press.event_id),
         "downtime": downtime,
+        "other_stock": other_stock,
+        "other_team_downtime": other_team_downtime,
+        "other_team_event": ReportEvent.objects.get(pk=elsewhere_press.event_id),
         "erp": ErpConnection.objects.create(
             name="K3", server_url="http://127.0.0.1:9/K3Cloud/", acct_id="A1", username="loopline"
         ),
@@ -549,6 +614,20 @@ def test_the_matrix(name, cast):
                 continue  # open to anyone: nothing to refuse
             if got not in expected(allowed, who, row):
                 wrong.append(f"{who} {action} {method.upper()} {url}: {got}, expected {expected(allowed, who, row)}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(name for name, row in MATRIX.items() if row.outside))
+def test_objects_out_of_a_roles_scope_are_hidden(name, cast):
+    _users, world, clients = cast
+    row = MATRIX[name]
+    url = reverse(name, kwargs=row.outside(world))
+    wrong = []
+    for who in row.scoped:
+        for action, allowed, method in (("read", row.read, "get"), ("write", row.write, row.method)):
+            if who in allowed and (got := outcome(ask(clients[who], method, url, row.kind))) != "hidden":
+                wrong.append(f"{who} {action} {method.upper()} {url}: {got}, expected hidden")
     assert not wrong, "\n".join(wrong)
 
 
