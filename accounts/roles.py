@@ -168,6 +168,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
             ["periodictask", "intervalschedule", "crontabschedule"],
         ),
         *_ALERTS_ALL,
+        *_perms("dashboards", ["add", "change", "delete", "view"], ["teamalertchannel"]),
     ],
 }
 

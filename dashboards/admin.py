@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from dashboards.models import Alert, AlertRule
+from dashboards.models import Alert, AlertRule, TeamAlertChannel
 from dashboards.services import alert_rule_update
 
 
@@ -44,3 +44,12 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(TeamAlertChannel)
+class TeamAlertChannelAdmin(admin.ModelAdmin):
+    """Which notification channels belong to a team: its alerts go there (e.g. the leader's own SMS)."""
+
+    list_display = ["team", "channel"]
+    list_filter = ["team"]
+    list_select_related = ["team", "channel"]

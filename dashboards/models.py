@@ -186,3 +186,27 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.subject_label}"
+
+
+class TeamAlertChannel(models.Model):
+    """A notification channel of one team (e.g. the team leader's SMS, the team's DingTalk group): that team's
+    alerts go there instead of the production channels every team shares."""
+
+    team = models.ForeignKey(
+        "accounts.Team", verbose_name=_("team"), on_delete=models.CASCADE, related_name="alert_channels"
+    )
+    channel = models.ForeignKey(
+        "integrations.NotifyChannel",
+        verbose_name=_("notification channel"),
+        on_delete=models.CASCADE,
+        related_name="team_bindings",
+    )
+
+    class Meta:
+        verbose_name = _("team alert channel")
+        verbose_name_plural = _("team alert channels")
+        ordering = ["team", "channel"]
+        constraints = [models.UniqueConstraint(fields=["team", "channel"], name="teamalertchannel_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.team} → {self.channel}"

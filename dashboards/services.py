@@ -244,24 +244,41 @@ def _production_manager_mobiles() -> list[str]:
 
 
 def _notify(alert: Alert, rule: AlertRule) -> None:
-    """Send the alert at its current level: the team leader first (IT for the integrations), the production
-    manager on escalation; marks the level sent in the same transaction, so it is sent once."""
-    from integrations.models import NotifyChannel
-    from integrations.notify.services import notify
+    """Send the alert at its current level; marks the level sent in the same transaction, so it is sent once.
 
-    if alert.kind in IT_KINDS:
-        audience, mobiles = NotifyChannel.Audience.IT, []
-    else:
-        audience = NotifyChannel.Audience.PRODUCTION
-        leader = alert.team.leader if alert.team_id and alert.team and alert.team.leader_id else None
-        mobiles = [leader.phone] if leader is not None and leader.phone else []
-        if alert.escalation_level >= 1 or leader is None:
-            mobiles += [mobile for mobile in _production_manager_mobiles() if mobile not in mobiles]
+    Floor alerts go to the team's own channels when IT bound some to the team (the leader's SMS, the team's group),
+    else to the production channels no team owns, the team leader @-mentioned; on escalation (or without a team)
+    the production channels no team owns carry it to the production manager. Sync and ERP alerts go to IT.
+    """
+    from integrations.models import NotifyChannel
+    from integrations.notify.services import notify, notify_channels
+
+    kinds = list(rule.channels)
     with translation.override(settings.LANGUAGE_CODE):
         prefix = _("[Escalated]") if alert.escalation_level >= 1 else _("[Alert]")
         subject = f"{prefix} {alert.get_kind_display()} · {alert.subject_label}"
         body = alert.message
-    sent = notify(audience=audience, subject=subject, body=body, mention_mobiles=mobiles, kinds=list(rule.channels))
+    if alert.kind in IT_KINDS:
+        sent = notify(audience=NotifyChannel.Audience.IT, subject=subject, body=body, kinds=kinds)
+    else:
+        leader = alert.team.leader if alert.team_id and alert.team and alert.team.leader_id else None
+        leader_mobiles = [leader.phone] if leader is not None and leader.phone else []
+        shared = NotifyChannel.objects.filter(
+            audience=NotifyChannel.Audience.PRODUCTION, kind__in=kinds, team_bindings__isnull=True
+        )
+        own = NotifyChannel.objects.filter(team_bindings__team_id=alert.team_id, kind__in=kinds)
+        sent = []
+        if alert.team_id and own.exists():
+            sent += notify_channels(channels=own, subject=subject, body=body, mention_mobiles=leader_mobiles)
+            to_shared = alert.escalation_level >= 1
+            mobiles = _production_manager_mobiles()
+        else:
+            to_shared = True
+            mobiles = list(leader_mobiles)
+            if alert.escalation_level >= 1 or leader is None:
+                mobiles += [mobile for mobile in _production_manager_mobiles() if mobile not in mobiles]
+        if to_shared:
+            sent += notify_channels(channels=shared, subject=subject, body=body, mention_mobiles=mobiles)
     Alert.objects.filter(pk=alert.pk).update(
         notified_level=alert.escalation_level, notifications_sent=alert.notifications_sent + len(sent)
     )

@@ -341,6 +341,7 @@ ADMIN: dict[str, tuple[frozenset, frozenset]] = {
     "axes.accesslog": (NOBODY, NOBODY),
     "dashboards.alert": (roles(PM, IT), NOBODY),
     "dashboards.alertrule": (roles(PM, IT), NOBODY),
+    "dashboards.teamalertchannel": (roles(IT), roles(IT)),
     "production.item": (roles(PM, IT), roles(PM, IT)),
     "production.bomline": (roles(PM, IT), roles(PM, IT)),
     "production.warehouse": (roles(PM, IT), roles(IT)),

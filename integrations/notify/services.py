@@ -14,7 +14,7 @@ import requests
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -62,10 +62,22 @@ def notify(
     """Queue one notification per enabled channel of `audience` (only of `kinds` if given); sent after commit."""
     if audience not in NotifyChannel.Audience.values:
         raise ValueError(f"unknown audience {audience!r}")
-    now = timezone.now()
-    channels = NotifyChannel.objects.filter(audience=audience, enabled=True).order_by("pk")
+    channels = NotifyChannel.objects.filter(audience=audience, enabled=True)
     if kinds is not None:
         channels = channels.filter(kind__in=kinds)
+    return notify_channels(channels=channels, subject=subject, body=body, mention_mobiles=mention_mobiles)
+
+
+@transaction.atomic
+def notify_channels(
+    *,
+    channels: QuerySet[NotifyChannel],
+    subject: str,
+    body: str,
+    mention_mobiles: list[str] = [],  # noqa: B006
+) -> list[Notification]:
+    """Queue one notification per enabled channel of `channels` (chosen by the caller); sent after commit."""
+    now = timezone.now()
     notifications = Notification.objects.bulk_create(
         Notification(
             channel=channel,
@@ -74,7 +86,7 @@ def notify(
             mention=list(mention_mobiles),
             next_attempt_at=now,
         )
-        for channel in channels
+        for channel in channels.filter(enabled=True).order_by("pk")
     )
     if notifications:
         # robust: a broker hiccup must not fail the caller's write; the every-minute beat delivers them anyway.

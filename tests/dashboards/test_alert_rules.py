@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone, translation
 
 from accounts.roles import Role
-from dashboards.models import Alert, AlertKind, AlertRule
+from dashboards.models import Alert, AlertKind, AlertRule, TeamAlertChannel
 from dashboards.services import alert_rule_update, alerts_evaluate
 from integrations.models import Notification, SyncRun
 from orders.models import ErpPush, SalesOrder
@@ -433,3 +433,38 @@ def test_an_erp_pull_failing_three_times_in_a_row_alerts_it_per_kind(floor, time
     [alert] = alerts(Kind.SYNC_FAILING)
     assert alert.subject_type == Alert.SubjectType.ERP_SYNC and alert.subject_id == f"{connection.pk}:erp_stock"
     assert alert.subject_label.startswith("K3") and "K/3 down" in alert.message
+
+
+def test_a_team_with_its_own_channels_gets_its_alerts_there_and_escalations_also_reach_the_shared_ones(
+    floor, time_machine
+):
+    from integrations.models import NotifyChannel
+    from integrations.notify.services import notify_channel_save
+
+    leader_sms = notify_channel_save(
+        channel=NotifyChannel(name="冲压一班班组长短信", kind="sms", audience="production",
+                              url="http://127.0.0.1:9/aliyun-sms/", recipients="13811110001",
+                              sms_sign_name="乐普林", sms_template_code="SMS_100000001"),
+        secrets={"access_key_id": "LTAI-test-000001", "access_key_secret": "secret-test-000001"},
+        by=None,
+    )  # fmt: skip
+    TeamAlertChannel.objects.create(team=floor.stamping, channel=leader_sms)
+    ops = steps(team_work_order(floor.stamping, "WO-A-0001"))
+    plan(ops[0], end=at(2, 12), good="40")
+    plan(ops[1], end=at(3, 12), good="40")
+
+    time_machine.move_to(at(2, 17), tick=False)
+    alerts_evaluate()
+    alert = alerts(Kind.LOW_DAILY_COMPLETION).get(subject_type="team")
+    # Day 1: only the team's own SMS, to its leader; the shared production channels stay quiet.
+    assert sent_to(alert) == [("sms", ["13811110001"])]
+    assert Notification.objects.get(subject__contains="冲压一班").channel == leader_sms
+
+    time_machine.move_to(at(3, 17), tick=False)
+    alerts_evaluate()
+    day_two = Notification.objects.filter(subject__contains="冲压一班").order_by("pk")[1:]
+    assert sorted((n.channel.name, n.mention) for n in day_two) == [
+        ("冲压一班班组长短信", ["13811110001"]),
+        ("班组长短信", ["13700137000"]),
+        ("车间钉钉群", ["13700137000"]),
+    ]
