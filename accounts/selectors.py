@@ -105,6 +105,30 @@ def home_tiles(*, user: User) -> list[dict]:
             "url": reverse("api-docs"),
         }
     )
+    if user.has_perm("integrations.view_wmsshipmentline"):
+        tiles.append(
+            {
+                "title": _("Reconciliation"),
+                "text": _("ERP sales outbound against WMS shipments: the deviation rate, its trend, what differs."),
+                "url": reverse("integrations:reconciliation"),
+            }
+        )
+    if user.has_perm("integrations.view_erpoutboundline"):
+        tiles.append(
+            {
+                "title": _("Today's shipments"),
+                "text": _("What left the warehouse today, per customer, channel and item."),
+                "url": reverse("integrations:today-shipments"),
+            }
+        )
+    if user.has_perm("orders.change_erppush"):
+        tiles.append(
+            {
+                "title": _("ERP outbox"),
+                "text": _("Orders on their way into the ERP; the ERP's errors; retry once fixed."),
+                "url": reverse("integrations:erp-outbox"),
+            }
+        )
     return tiles
 
 

@@ -366,3 +366,16 @@ def test_the_reconciliation_page_and_api_cost_the_same_queries_for_few_and_many_
         erp_line(connection, items["FG-3001"], day, "5", f"e{n}")
         wms_line(items["FG-2001"], day, "4", f"w{n}")
     assert queries() == few
+
+
+def test_the_home_page_offers_each_role_its_entry_points(client, users):
+    reconciliation, today = reverse("integrations:reconciliation"), reverse("integrations:today-shipments")
+    outbox = reverse("integrations:erp-outbox")
+    client.force_login(users[Role.FINANCE])
+    body = client.get("/").content.decode()
+    assert f'href="{reconciliation}"' in body and f'href="{today}"' in body and f'href="{outbox}"' not in body
+    client.force_login(users[Role.SALES])
+    body = client.get("/").content.decode()
+    assert f'href="{reconciliation}"' not in body and f'href="{today}"' in body
+    client.force_login(users[Role.IT_ADMIN])
+    assert f'href="{outbox}"' in client.get("/").content.decode()
