@@ -90,6 +90,22 @@ def home_tiles(*, user: User) -> list[dict]:
                 "post": True,
             }
         )
+    if user.has_perm("production.view_machine_load"):
+        tiles.append(
+            {
+                "title": _("Machine load"),
+                "text": _("Planned hours against capacity per work centre and day, downtime by reason, OEE."),
+                "url": reverse("analytics:load"),
+            }
+        )
+    if user.has_perm("production.view_kpis"):
+        tiles.append(
+            {
+                "title": _("KPI trends"),
+                "text": _("Order processing time, error orders, plan achievement, sync success, labour per unit."),
+                "url": reverse("analytics:kpis"),
+            }
+        )
     if user.has_perm("accounts.view_auditevent"):
         tiles.append(
             {

@@ -328,3 +328,19 @@ def test_dates_on_the_week_boundary_belong_to_their_own_day(users):
     load = analytics.machine_load(period=WEEK)
     assert [cell.planned_hours for cell in load.rows[0].cells][-1] == 6
     assert WEEK.end_at - WEEK.start_at == timedelta(days=7)
+
+
+def test_the_home_page_and_navigation_lead_to_the_analytics_pages_of_ones_role(client, users):
+    client.cookies["django_language"] = "en"
+    client.force_login(users[Role.PRODUCTION_MANAGER])
+    body = client.get(reverse("home")).content.decode()
+    assert (
+        body.count(f'href="{reverse("analytics:load")}"') == 2
+        and body.count(f'href="{reverse("analytics:kpis")}"') == 2
+    )
+    client.force_login(users[Role.FINANCE])
+    body = client.get(reverse("home")).content.decode()
+    assert reverse("analytics:kpis") in body and reverse("analytics:load") not in body
+    client.force_login(users[Role.OPERATOR])
+    body = client.get(reverse("home")).content.decode()
+    assert "/analytics/" not in body
