@@ -77,3 +77,13 @@ class HidePricingMixin:
             return fields
         visible = set(without_pricing(request.user, fields))
         return {name: value for name, value in fields.items() if name in visible}
+
+
+def issue_data_for(user: User | None, code: str, data: dict) -> dict:
+    """The facts of an order issue as `user` may see them: an issue about prices quotes nothing, and the raw
+    payload an issue keeps (a change after confirmation keeps the marketplace's new payload) is left out."""
+    if sees_pricing(user):
+        return data
+    if code in PRICING_ISSUE_CODES:
+        return {}
+    return {key: value for key, value in data.items() if key not in PRICING_FIELDS}

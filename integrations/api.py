@@ -37,6 +37,7 @@ from accounts.permissions import (
     PRICING_ISSUE_CODES,
     HidePricingMixin,
     get_for_user_or_404,
+    issue_data_for,
     restrict,
     sees_pricing,
 )
@@ -216,8 +217,9 @@ class OrderIssueSerializer(serializers.ModelSerializer):
 
     def to_representation(self, issue: OrderIssue) -> dict:
         data = super().to_representation(issue)
-        if self._hides_figures(issue):
-            data["data"] = {}
+        request = self.context.get("request")
+        if request is not None:
+            data["data"] = issue_data_for(request.user, issue.code, data["data"])
         return data
 
 

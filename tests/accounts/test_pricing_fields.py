@@ -155,3 +155,17 @@ def test_the_excel_export_gives_customer_service_every_price_and_discount(users,
         label("Unit price"): Decimal(UNIT_PRICE),
         label("Line discount"): Decimal(LINE_DISCOUNT),
     }
+
+
+def test_a_change_after_confirmation_keeps_its_new_payload_from_finance(users, order):
+    OrderIssue.objects.create(
+        order=order,
+        code=OrderIssue.Code.CHANGED_AFTER_CONFIRMATION,
+        detail="paid_amount",
+        data={"changes": "paid_amount", "diff": {"paid_amount": [PAID, "200.00"]}, "payload": {"discount_fee": "7.77"}},
+    )
+    for role, sees in ((Role.FINANCE, False), (Role.CUSTOMER_SERVICE, True)):
+        body = signed_in(users[role]).get(f"{API}/sales-orders/{order.number}/").json()
+        changed = next(issue for issue in body["issues"] if issue["code"] == "CHANGED_AFTER_CONFIRMATION")
+        assert changed["data"]["diff"] == {"paid_amount": [PAID, "200.00"]}
+        assert ("payload" in changed["data"]) is sees
