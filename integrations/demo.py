@@ -53,6 +53,10 @@ def seed_intake_demo(*, simulator_url: str = DEFAULT_SIMULATOR_URL) -> list[str]
         ("生产预警短信", NotifyChannel.Kind.SMS, NotifyChannel.Audience.PRODUCTION, f"{url}/aliyun-sms/",
          {"access_key_id": credentials.ALIYUN_SMS["access_key_id"],
           "access_key_secret": credentials.ALIYUN_SMS["access_key_secret"]}, "13800138003"),
+        # Alerts for the floor: SMS + DingTalk, as the team leaders asked.
+        ("生产钉钉群", NotifyChannel.Kind.DINGTALK, NotifyChannel.Audience.PRODUCTION,
+         f"{url}/dingtalk/robot/send?access_token={credentials.DINGTALK['access_token']}",
+         {"secret": credentials.DINGTALK["secret"]}, ""),
         ("IT 钉钉群", NotifyChannel.Kind.DINGTALK, NotifyChannel.Audience.IT,
          f"{url}/dingtalk/robot/send?access_token={credentials.DINGTALK['access_token']}",
          {"secret": credentials.DINGTALK["secret"]}, ""),

@@ -246,3 +246,16 @@ def test_a_team_leader_without_a_phone_still_gets_the_team_alert_through_the_gro
     alerts_evaluate(now=now)
     [notification] = Notification.objects.all()
     assert notification.mention == []  # the leader is in the group; nobody else is woken for day-one alerts
+
+
+def test_the_demo_channels_carry_a_floor_alert_by_sms_and_dingtalk(cast):
+    from integrations.demo import seed_intake_demo
+
+    seed_intake_demo(simulator_url="http://127.0.0.1:9")
+    first = steps(team_work_order(cast.stamping, "WO-A-0001"))[0]
+    now = timezone.now()
+    report_event_record(operation_code=first.code, operator=cast.operator, action="start",
+                        client_uuid=uuid.uuid4(), now=now - timedelta(hours=3))  # fmt: skip
+    alerts_evaluate(now=now)
+    kinds = sorted(Notification.objects.values_list("channel__kind", "channel__audience"))
+    assert kinds == [("dingtalk", "production"), ("sms", "production")]
