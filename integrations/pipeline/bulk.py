@@ -14,7 +14,8 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from django.db import connection, models
+import psycopg2
+from django.db import connection, models, transaction
 from psycopg2.extras import Json
 
 
@@ -192,6 +193,35 @@ def _copy_insert(model, rows, *, conflict, update, returning) -> list[tuple]:
         result = raw.fetchall() if returning else []
         raw.execute(f"TRUNCATE {staging}")
         return result
+
+
+def copy_new_rows(
+    model: type[models.Model], rows: Sequence[dict[str, Any]], *, returning: Sequence[str]
+) -> list[tuple] | None:
+    """COPY rows none of which is stored yet straight into the table, their ids drawn from its sequence.
+
+    A first sync writes only new orders: this skips the upsert's staging table and second pass over every row.
+    None, with nothing written, if the rows cannot go this way (not PostgreSQL, too few for COPY) or one of them
+    was stored meanwhile (another writer, a webhook): the caller then upserts them.
+    """
+    if connection.vendor != "postgresql" or len(rows) < COPY_THRESHOLD:
+        return None
+    table, pk = model._meta.db_table, model._meta.pk.attname
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            raw = cursor.cursor
+            raw.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, model._meta.pk.column, len(rows)],
+            )
+            rows = [{pk: pk_value, **row} for (pk_value,), row in zip(raw.fetchall(), rows, strict=True)]
+            columns = list(rows[0])
+            raw.copy_expert(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.BytesIO(_copy_rows(rows, columns).encode())
+            )
+    except psycopg2.IntegrityError:
+        return None
+    return [tuple(row[name] for name in returning) for row in rows]
 
 
 def _django_insert(model, rows, *, conflict, update, returning) -> list[tuple]:

@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 
 from integrations.channels.base import ChannelClient, ChannelError, NormalisedOrder, RawOrder
 from integrations.models import ChannelAccount, FieldMapping
-from integrations.pipeline.bulk import JsonText, insert_rows, stored_keys
+from integrations.pipeline.bulk import JsonText, copy_new_rows, insert_rows, stored_keys
 from integrations.pipeline.checks import IssueSpec, SkuResolver, apply_field_mappings, validate, value_at
 from integrations.pipeline.clean import clean_order
 from orders.models import ErpPush, OrderIssue, OrderLine, SalesOrder
@@ -378,16 +378,29 @@ class PageWriter:
 def _write(ctx: IngestContext, prepared: list[_Prepared], existing: set[str], result: PageResult) -> None:
     if not prepared:
         return
-    ids = dict(
-        insert_rows(
-            SalesOrder,
-            [item.order for item in prepared],
-            conflict=["channel_account_id", "external_id"],
-            update=ORDER_UPDATE_COLUMNS,
-            returning=["external_id", "id"],
+    rows = [item.order for item in prepared]
+    # Orders new to Loopline (all of them, in a first sync) are copied in plainly; anything else is upserted.
+    all_new = not any(item.raw.external_id in existing for item in prepared)
+    copied = copy_new_rows(SalesOrder, rows, returning=["external_id", "id"]) if all_new else None
+    if copied is not None:
+        ids, rewritten = dict(copied), []
+    else:
+        ids = dict(
+            insert_rows(
+                SalesOrder,
+                rows,
+                conflict=["channel_account_id", "external_id"],
+                update=ORDER_UPDATE_COLUMNS,
+                returning=["external_id", "id"],
+            )
         )
-    )
-    rewritten = [ids[item.raw.external_id] for item in prepared if item.raw.external_id in existing]
+        # If the page looked all new, some of it may have been stored since by another writer: clear the lines
+        # and open issues of every order (none, for those really new) before writing them again.
+        rewritten = (
+            list(ids.values())
+            if all_new
+            else [ids[item.raw.external_id] for item in prepared if item.raw.external_id in existing]
+        )
     if rewritten:
         OrderLine.objects.filter(order_id__in=rewritten).delete()
         OrderIssue.objects.filter(order_id__in=rewritten, resolved_at__isnull=True).delete()
@@ -444,8 +457,9 @@ def _write(ctx: IngestContext, prepared: list[_Prepared], existing: set[str], re
         for item in prepared
         if item.order["status"] == Status.CONFIRMED
     ]
-    # Only orders new to Loopline or still unsettled reach here, and those have no push yet: a plain insert.
-    insert_rows(ErpPush, pushes)
+    # Only orders new to Loopline or still unsettled reach here, and those have no push yet: a plain insert;
+    # unless another writer stored (and confirmed) some of a page that looked all new.
+    insert_rows(ErpPush, pushes, skip_existing=all_new and copied is None)
 
 
 def _flag_settled_changes(

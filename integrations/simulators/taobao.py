@@ -76,7 +76,9 @@ def _invalid(name: str, sub_msg: str) -> SimResponse:
     return _error(41, f"Invalid arguments:{name}", "isv.invalid-parameter", sub_msg)
 
 
+@functools.lru_cache(maxsize=65536)
 def _money(amount: Decimal) -> str:
+    # Prices, fees and totals repeat across orders: each amount is formatted once.
     return str(Decimal(amount).quantize(CENT))
 
 

@@ -9,7 +9,7 @@ from integrations.channels.base import HttpTransport, RawOrder, parse_json
 from integrations.models import ChannelAccount, SyncRun
 from integrations.services import poll_account
 from integrations.simulators.orderbook import sim_order_from_dict
-from orders.models import SalesOrder
+from orders.models import ErpPush, SalesOrder
 from tests.integrations.intake_fixtures import WINDOW_START, shop  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,3 +125,36 @@ def test_notes_and_addresses_with_tabs_line_breaks_and_backslashes_are_stored_ex
     assert order.lines.get().title == "合页\\4寸"
     assert order.payload["buyer_message"] == note
     assert order.issues.get().data["note"] == note
+
+
+def test_a_new_order_stored_by_another_writer_meanwhile_is_updated_not_duplicated(db):
+    from integrations.pipeline import IngestContext, ingest_page, prepare_page
+    from integrations.pipeline.write import write_page
+    from integrations.services import channel_client
+    from tests.integrations.intake_fixtures import open_shop
+
+    opened, server = open_shop(orders=600, hours=1)
+    try:
+        client = channel_client(opened.account, opened.transport())
+        raws = [raw for page in client.fetch_window(WINDOW_START, opened.end, page_size=100) for raw in page.orders]
+        assert len(raws) == 600  # one page of the writer's size, far above its bulk-copy threshold
+        ctx = IngestContext.for_account(opened.account, client)
+        prepared = prepare_page(ctx, raws)
+        # A webhook (another writer) stores some of these orders between the check and the write.
+        ingest_page(ctx, raws[:10])
+        first_ids = dict(SalesOrder.objects.values_list("external_id", "id"))
+        assert SalesOrder.objects.filter(status=SalesOrder.Status.CONFIRMED).exists()
+
+        write_page(ctx, prepared)
+
+        assert SalesOrder.objects.count() == 600
+        assert set(SalesOrder.objects.values_list("external_id", flat=True)) == {raw.external_id for raw in raws}
+        assert {key: value for key, value in SalesOrder.objects.values_list("external_id", "id")} | first_ids == dict(
+            SalesOrder.objects.values_list("external_id", "id")
+        )  # the ten keep their rows
+        for order in SalesOrder.objects.filter(external_id__in=first_ids).prefetch_related("lines"):
+            assert sorted(line.line_no for line in order.lines.all()) == list(range(1, order.lines.count() + 1))
+        confirmed = SalesOrder.objects.filter(status=SalesOrder.Status.CONFIRMED)
+        assert ErpPush.objects.filter(order__in=confirmed).count() == confirmed.count()
+    finally:
+        server.shutdown()
