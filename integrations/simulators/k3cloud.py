@@ -28,6 +28,11 @@ Fault knobs, besides the server's shared ones:
 The last three can also be set over HTTP while `manage.py simulate` runs: POST `/k3cloud/_control` with JSON such
 as `{"save_timeout": true, "save_timeout_seconds": 20, "reject_field": "FCustId", "expire_sessions": true}`
 (GET shows them). The server's own knobs stay at `/_control/faults`.
+
+Changes "made in the ERP", for demos of the incremental pulls and the reconciliation, go the same way:
+`{"change_material": {"number": "FG-1001", "name": "…", "specification": "…"}}`,
+`{"set_stock": {"material": "FG-1001", "warehouse": "K3-CK04", "qty": "2500"}}` and
+`{"ship": {"customer": "CUST0001", "lines": [["FG-1001", "10"]], "day": "2026-11-24"}}` (an audited outbound bill).
 """
 
 import hashlib
@@ -63,7 +68,15 @@ MSG_NOT_FOUND = 10
 MSG_VALIDATION = 11
 MSG_CALL_LIMIT = 14
 
-CONTROL_KNOBS = ("save_timeout", "save_timeout_seconds", "reject_field", "expire_sessions")
+CONTROL_KNOBS = (
+    "save_timeout",
+    "save_timeout_seconds",
+    "reject_field",
+    "expire_sessions",
+    "change_material",
+    "set_stock",
+    "ship",
+)
 
 # --- Seed data: the demo factory as its ERP holds it ---------------------------------------------------------
 
@@ -667,8 +680,9 @@ class K3CloudSimulator:
                     self.save_timeout_seconds = float(knobs["save_timeout_seconds"])
                 if "reject_field" in knobs:
                     self.reject_field = str(knobs["reject_field"]) if knobs["reject_field"] else None
-            except (ValueError, TypeError) as error:
-                return SimResponse.json({"error": str(error)}, 400)
+                self._control_changes(knobs)
+            except (ValueError, TypeError, KeyError, StopIteration, InvalidOperation) as error:
+                return SimResponse.json({"error": f"{error.__class__.__name__}: {error}"}, 400)
             if knobs.get("expire_sessions"):
                 self.expire_sessions()
         knobs = {
@@ -678,6 +692,23 @@ class K3CloudSimulator:
             "sessions": len(self._sessions),
         }
         return SimResponse.json(knobs)
+
+    def _control_changes(self, knobs: dict[str, Any]) -> None:
+        """Apply the data changes of a control POST (a missing material raises StopIteration, a bad qty
+        InvalidOperation)."""
+        if "change_material" in knobs:
+            change = dict(knobs["change_material"])
+            number = str(change.pop("number"))
+            allowed = {"name": "fname", "specification": "fspecification"}
+            self.change_material(number, **{allowed[key]: str(value) for key, value in change.items()})
+        if "set_stock" in knobs:
+            stock = knobs["set_stock"]
+            self.set_stock(str(stock["material"]), str(stock["warehouse"]), Decimal(str(stock["qty"])))
+        if "ship" in knobs:
+            ship = knobs["ship"]
+            day = date.fromisoformat(ship["day"]) if ship.get("day") else datetime.now(SHANGHAI).date()
+            lines = [(str(material), Decimal(str(qty))) for material, qty in ship["lines"]]
+            self.add_outbound(customer=str(ship["customer"]), lines=lines, day=day)
 
     def throttled(self) -> SimResponse:
         """K/3's answer to a caller over its call quota: MsgCode 14 (调用限制; message and shape unconfirmed)."""

@@ -215,3 +215,17 @@ def test_a_connection_without_credentials_fails_its_run_clearly_and_does_not_blo
     first = pull(connection, Kind.ERP_MATERIALS)
     assert first.status == "failed" and first.errors[0]["code"] == "ERP_NOT_CONFIGURED"
     assert pull(connection, Kind.ERP_MATERIALS).status == "failed"  # not "skipped": the lock was released
+
+
+def test_a_demo_changes_the_simulated_erp_over_http_and_the_next_pull_sees_it(k3):
+    import requests
+
+    _sim, connection = k3
+    pull(connection, Kind.ERP_MATERIALS)
+    control = connection.server_url.replace("/K3Cloud/", "/_control")
+    answer = requests.post(control, json={"change_material": {"number": "FG-1001", "name": "合页 新名"}}, timeout=5)
+    assert answer.status_code == 200
+    assert pull(connection, Kind.ERP_MATERIALS).updated == 1
+    assert Item.objects.get(code="FG-1001").name == "合页 新名"
+    refused = requests.post(control, json={"set_stock": {"material": "FG-1001"}}, timeout=5)
+    assert refused.status_code == 400 and "KeyError" in refused.json()["error"]
