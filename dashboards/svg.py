@@ -53,9 +53,12 @@ def trend_chart(points: Sequence[tuple[str, float | None]], *, unit: str, title:
         )
     label_every = max(1, math.ceil(len(points) / 8))
     for index, (label, _value) in enumerate(points):
-        if index % label_every == 0 or index == len(points) - 1:
+        # Counted from the newest point, which is always labelled, so labels never crowd at the right.
+        if (len(points) - 1 - index) % label_every == 0:
+            # The last label ends at its point so it is not cut off at the chart's right edge.
+            anchor = "end" if index == len(points) - 1 and index else "middle"
             parts.append(
-                f'<text class="axis" x="{x(index):.1f}" y="{HEIGHT - 12}" text-anchor="middle">{escape(label)}</text>'
+                f'<text class="axis" x="{x(index):.1f}" y="{HEIGHT - 12}" text-anchor="{anchor}">{escape(label)}</text>'
             )
     segment: list[str] = []
     segments: list[list[str]] = []

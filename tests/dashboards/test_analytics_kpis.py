@@ -11,7 +11,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.roles import Role
-from dashboards import analytics
+from dashboards import analytics, svg
 from integrations.models import ErpConnection, ErpOutboundLine, SyncRun, WmsShipmentLine
 from orders.models import ErpPush, OrderIssue
 from production.models import WorkOrder, WorkOrderOperation
@@ -261,3 +261,11 @@ def test_the_page_runs_the_same_queries_whatever_the_data_size_and_reads_the_cac
     # Within the minute the figures come from the cache: only the session, user and permission queries remain.
     with django_assert_max_num_queries(6):
         assert client.get(reverse("analytics:kpis")).status_code == 200
+
+
+def test_the_trend_chart_has_a_tooltip_per_point_breaks_at_gaps_and_escapes_labels():
+    chart = svg.trend_chart([("w1", 10.0), ("w2", None), ("w3", 30.0), ("<b>", 20.0)], unit="%", title="A & B")
+    assert chart.count("<circle") == 3 and "<title>w3: 30 %</title>" in chart
+    # The missing week splits the line in two instead of dropping to zero.
+    assert chart.count("<polyline") == 2
+    assert "&lt;b&gt;" in chart and "<b>" not in chart and 'aria-label="A &amp; B"' in chart
