@@ -40,6 +40,14 @@ def home_tiles(*, user: User) -> list[dict]:
                 "url": reverse("production:item-list"),
             }
         )
+    if user.has_perm("production.correct_reportevent") or user.has_perm("production.correct_team_reportevent"):
+        tiles.append(
+            {
+                "title": _("Report corrections"),
+                "text": _("Correct the quantities reported at your teams' work centres."),
+                "url": reverse("production:report-list"),
+            }
+        )
     # Keepers hold no model permission on stock, only their warehouses (see production.stock).
     if user.has_perm("production.view_stocklevel") or user.groups.filter(name=Role.WAREHOUSE_KEEPER.value).exists():
         tiles.append(

@@ -11,7 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import QuerySet, Sum
+from django.db.models import DecimalField, F, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -53,6 +54,29 @@ def correctable_events(user: User) -> QuerySet[ReportEvent]:
 
 def correctable_downtimes(user: User) -> QuerySet[Downtime]:
     return Downtime.objects.filter(work_center__in=correctable_work_centers(user))
+
+
+ZERO = Value(Decimal(0), output_field=DecimalField(max_digits=14, decimal_places=3))
+
+
+def correction_candidates(*, user: User, work_order: str = "", limit: int = 100) -> list[ReportEvent]:
+    """The latest presses with quantities `user` may correct, each with what it counts for now (`good_now`,
+    `scrap_now`, `rework_now`: reported plus corrections), in one query."""
+    events = (
+        correctable_events(user)
+        .filter(action__in=[ReportEvent.Action.REPORT, ReportEvent.Action.COMPLETE])
+        .select_related("operation__work_order", "operation__work_center", "operator")
+        .annotate(
+            good_now=F("good_qty") + Coalesce(Sum("corrections__good_delta"), ZERO),
+            scrap_now=F("scrap_qty") + Coalesce(Sum("corrections__scrap_delta"), ZERO),
+            rework_now=F("rework_qty") + Coalesce(Sum("corrections__rework_delta"), ZERO),
+        )
+        .defer("result")
+        .order_by("-at", "-id")
+    )
+    if work_order:
+        events = events.filter(operation__work_order__number=work_order)
+    return list(events[:limit])
 
 
 def _scoped(queryset: QuerySet, pk: int, message: str):

@@ -9,4 +9,6 @@ urlpatterns = [
     path("items/<str:code>/", views.item_detail, name="item-detail"),
     path("stock/", views.stock_list, name="stock-list"),
     path("stock/<int:pk>/count/", views.stock_count_view, name="stock-count"),
+    path("reports/", views.report_list, name="report-list"),
+    path("reports/<int:pk>/correct/", views.report_correct, name="report-correct"),
 ]

@@ -1,4 +1,5 @@
-"""Master-data pages: item search and an item's multi-level BOM and routing; the stock of the user's warehouses."""
+"""Master-data pages: item search and an item's multi-level BOM and routing; the stock of the user's warehouses;
+the presses a team leader may correct."""
 
 from decimal import Decimal, InvalidOperation
 
@@ -13,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.errors import ApplicationError
+from production.corrections import correctable_events, correction_candidates, may_correct, report_event_correct
 from production.errors import BomCycleError
 from production.models import Item
 from production.selectors import bom_explode
@@ -99,3 +101,37 @@ def stock_count_view(request: HttpRequest, pk: int) -> HttpResponse:
             % {"item": level.item.code, "warehouse": level.warehouse.code, "qty": f"{level.qty_on_hand.normalize():f}"},
         )
     return redirect("production:stock-list")
+
+
+@login_required
+@require_GET
+def report_list(request: HttpRequest) -> HttpResponse:
+    """The latest presses with quantities the user may correct (a team leader: their teams' work centres)."""
+    if not may_correct(request.user):
+        raise PermissionDenied
+    events = correction_candidates(user=request.user, work_order=request.GET.get("work_order", "").strip())
+    return render(
+        request, "production/report_list.html", {"events": events, "work_order": request.GET.get("work_order", "")}
+    )
+
+
+@login_required
+@require_POST
+def report_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct one press's quantities; a press out of the user's reach is a 404."""
+    if not may_correct(request.user):
+        raise PermissionDenied
+    if not correctable_events(request.user).filter(pk=pk).exists():
+        raise Http404
+    try:
+        quantities = {
+            name: Decimal(request.POST.get(name, "") or "0") for name in ("good_qty", "scrap_qty", "rework_qty")
+        }
+        report_event_correct(event_id=pk, by=request.user, reason=request.POST.get("reason", ""), **quantities)
+    except InvalidOperation:
+        messages.error(request, _("Type the quantities as numbers."))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Report corrected."))
+    return redirect("production:report-list")

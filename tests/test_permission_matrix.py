@@ -133,6 +133,14 @@ MATRIX: dict[str, Row] = {
     "production:item-detail": Row(read=MASTER_DATA_READERS, write=NOBODY, kwargs=item_code),
     # Stock: the keeper reaches it through the warehouse they keep (WH1 here); other warehouses: 404.
     "production:stock-list": Row(read=STOCK_READERS, write=NOBODY),
+    "production:report-list": Row(read=roles(TL, PM), write=NOBODY),
+    "production:report-correct": Row(
+        read=NOBODY,
+        write=roles(TL, PM),
+        kwargs=lambda w: {"pk": w["event"].pk},
+        scoped=roles(TL),
+        outside=lambda w: {"pk": w["other_team_event"].pk},
+    ),
     "production:stock-count": Row(
         read=NOBODY, write=roles(WK, IT), kwargs=lambda w: {"pk": w["stock"].pk}, **OTHER_WAREHOUSE
     ),

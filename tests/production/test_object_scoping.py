@@ -163,3 +163,19 @@ def test_a_team_leader_corrects_the_reason_of_their_teams_downtime_and_only_thei
     assert answer.status_code == 200 and answer.json()["reason"] == "mould_damaged"
     audit = AuditEvent.objects.get(verb="downtime.correct")
     assert audit.actor == users[Role.TEAM_LEADER] and audit.changes["reason"] == ["machine_fault", "mould_damaged"]
+
+
+def test_the_corrections_page_lists_only_the_leaders_team_and_corrects_from_it(users, floor):
+    leader = signed_in(users[Role.TEAM_LEADER])
+    page = leader.get(reverse("production:report-list")).content.decode()
+    assert f'data-event="{floor["event"].pk}"' in page
+    other = signed_in(floor["other_leader"]).get(reverse("production:report-list")).content.decode()
+    assert f'data-event="{floor["event"].pk}"' not in other
+    url = reverse("production:report-correct", args=[floor["event"].pk])
+    form = {"good_qty": "9", "scrap_qty": "0", "rework_qty": "0", "reason": "点错了数量"}
+    assert signed_in(floor["other_leader"]).post(url, form).status_code == 404
+    assert leader.post(url, form).status_code == 302
+    floor["step"].refresh_from_db()
+    assert floor["step"].good_qty == 9
+    again = leader.get(reverse("production:report-list")).content.decode()
+    assert 'value="9"' in again
