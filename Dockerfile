@@ -15,4 +15,4 @@ RUN DJANGO_DEBUG=0 DJANGO_SECRET_KEY=build-only-collectstatic DJANGO_ALLOWED_HOS
  && useradd --system --home /app loopline && mkdir -p /var/lib/loopline && chown loopline /var/lib/loopline
 USER loopline
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

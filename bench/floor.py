@@ -144,6 +144,20 @@ def load(base: str, codes: list[str], cookies: list[dict], seconds: float, trivi
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children still running, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid or stat.parent.name == str(pid):  # fields[1] is the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def connections_close_all() -> None:
     from django.db import connections
 
@@ -209,7 +223,7 @@ def run(clients: int, seconds: float, port: int | None = None) -> dict:
 
         connections_close_all()  # the load processes are forked from this one
         port = port or free_port()
-        # Production settings (DEBUG off) over plain HTTP on loopback.
+        # Production settings (DEBUG off) over plain HTTP on loopback, with the web process's gunicorn settings.
         env = {
             **os.environ,
             "DATABASE_URL": scratch_url,
@@ -235,9 +249,8 @@ def run(clients: int, seconds: float, port: int | None = None) -> dict:
             check=True,
         )
         server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", "4", "--worker-class", "gthread", "--threads", "8", "--keep-alive", "30",
-             "--log-level", "warning"],
+            [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi", "--config", "config/gunicorn.py",
+             "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
             cwd=ROOT, env=env,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
@@ -250,8 +263,12 @@ def run(clients: int, seconds: float, port: int | None = None) -> dict:
             except requests.RequestException:
                 time.sleep(0.1)
         cookies = sign_in(base, clients)
+        # The server's own CPU per request: unlike rates, hardly moved by whatever else runs on the machine.
+        before = cpu_seconds(server.pid)
         trivial = load(base, codes, cookies, min(seconds, 10), trivial=True)
+        between = cpu_seconds(server.pid)
         reports = load(base, codes, cookies, seconds, trivial=False)
+        after = cpu_seconds(server.pid)
 
         # A press the server accepted (201) must be in the total exactly once; replays (200) must add nothing.
         lost = double = 0
@@ -274,6 +291,8 @@ def run(clients: int, seconds: float, port: int | None = None) -> dict:
             "trivial_per_s": round(trivial["per_s"], 1),
             "trivial_p95_ms": round(trivial["p95_ms"], 1),
             "ratio_to_trivial": round(reports["per_s"] / trivial["per_s"], 3),
+            "server_cpu_ms_per_report": round((after - between) * 1000 / max(reports["requests"], 1), 2),
+            "server_cpu_ms_per_trivial": round((between - before) * 1000 / max(trivial["requests"], 1), 2),
         }
     finally:
         if server is not None:

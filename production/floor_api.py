@@ -637,8 +637,9 @@ class ReportEventViewSet(
         # The visible operations go into the service's one locked lookup: no separate visibility query.
         visible = restrict(WorkOrderOperation.objects.all(), request.user, "view")
         result: PressResult = _floor_call(report_event_record, operator=request.user, operations=visible, **press)
-        answer = PressResultSerializer(result).data
-        return Response(answer, status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
+        # PressResultSerializer documents this answer; the result's fields are already the strings it would give,
+        # and building a serializer for every press was a tenth of the request's time.
+        return Response(result.as_dict(), status=status.HTTP_200_OK if result.duplicate else status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Correct the quantities of a press",

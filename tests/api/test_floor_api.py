@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from accounts.roles import ROLE_PERMISSIONS, Role
 from production.floor import downtime_end, downtime_start, report_event_record
+from production.floor_api import PressResultSerializer
 from production.models import Downtime, ReportEvent, WorkCenter, WorkOrder, WorkOrderOperation
 from tests.production.floor_builders import make_work_order, steps
 
@@ -242,6 +243,7 @@ def test_a_replayed_press_answers_200_with_the_first_answer_and_counts_once(oper
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert {**first.json(), "duplicate": True} == again.json()
+    assert set(first.json()) == set(PressResultSerializer().fields)  # the answer the schema documents
     assert ReportEvent.objects.filter(client_uuid=body["client_uuid"]).count() == 1
     floor.first.refresh_from_db()
     assert floor.first.good_qty == 10
