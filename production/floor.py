@@ -176,9 +176,9 @@ def _check_quantities(operation: WorkOrderOperation, good: Decimal, scrap: Decim
             if qty != qty.to_integral_value():
                 raise FloorError(_("Pieces are counted in whole numbers."), code="qty_invalid")
     after = operation.processed_qty + good + scrap + rework
-    # The previous step's good total came with the locked row (`previous_good`); it only ever grows, so a
-    # figure read a moment ago can refuse too much but never allow too much. Only a refusal reads it again:
-    # for the step's name in the message, and in case it grew meanwhile.
+    # The previous step's good total came with the locked row (`previous_good`), read as the statement began,
+    # like the one-statement path's. Reports only raise it; a correction that lowers it checks this step's
+    # total first. Only a refusal reads it again: for the step's name in the message, and in case it grew.
     previous_good = getattr(operation, "previous_good", None)
     if previous_good is not None:
         limit = previous_good
