@@ -12,6 +12,7 @@ from accounts.models import User
 from accounts.roles import Role, sync_role_groups
 from accounts.services import user_create
 from production.models import Item
+from tests import secret_watch
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -24,6 +25,7 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Generous API rates: the suite makes many requests as one user; the throttling tests set their own.
     settings.LOOPLINE_API_RATES = {scope: "100000/minute" for scope in settings.LOOPLINE_API_RATES}
+    secret_watch.install()
 
 
 def ensure_role_groups() -> None:
@@ -81,3 +83,13 @@ def fresh_content_types():
 
     ContentType.objects.clear_cache()
     yield
+
+
+@pytest.fixture(autouse=True)
+def no_secret_leaks():
+    """Fails the test if a stored secret or an API key showed up in an answer or a log line (tests/secret_watch)."""
+    secret_watch.start_test()
+    yield
+    leaks = secret_watch.finish_test()
+    if leaks:
+        pytest.fail("Secret leaked:\n" + "\n".join(sorted(set(leaks))), pytrace=False)
