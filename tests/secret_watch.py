@@ -97,10 +97,22 @@ def install() -> None:
         return response
 
     test_client.Client.request = request
-    logging.getLogger().addHandler(_LogRecorder(level=logging.DEBUG))
+    _listen_to_logs()
+
+
+_RECORDER = _LogRecorder(level=logging.DEBUG)
+
+
+def _listen_to_logs() -> None:
+    # Re-attached before each test: a test that configures logging again (django.setup(), dictConfig) replaces
+    # the root logger's handlers.
+    root = logging.getLogger()
+    if _RECORDER not in root.handlers:
+        root.addHandler(_RECORDER)
 
 
 def start_test() -> None:
+    _listen_to_logs()
     WATCH.seen.clear()
 
 
