@@ -602,6 +602,8 @@ def test_a_press_and_its_replay_each_take_a_handful_of_queries(operator, floor):
     with CaptureQueriesContext(connection) as replay:
         assert client.post(f"{API}/report-events/", body, format="json").status_code == 200
 
-    # the user, their permissions, and one statement for the press (here within the test's savepoint)
-    assert len(press.captured_queries) <= 5
-    assert len(replay.captured_queries) <= 5
+    # the user, their permissions, and one statement for the press (here within the test's savepoint);
+    # other databases take the portable path: lock the operation, then write
+    limit = 5 if connection.vendor == "postgresql" else 8
+    assert len(press.captured_queries) <= limit
+    assert len(replay.captured_queries) <= limit
