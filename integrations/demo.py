@@ -1,5 +1,6 @@
 """The demo's shops and robots, all pointing at `manage.py simulate` (idempotent, like seed_demo)."""
 
+import os
 from datetime import timedelta
 
 from django.db import transaction
@@ -10,7 +11,8 @@ from integrations.services import channel_account_save
 from integrations.simulators import credentials
 from integrations.simulators.k3_credentials import K3CLOUD
 
-DEFAULT_SIMULATOR_URL = "http://127.0.0.1:8100"
+# `make run` serves the simulators on SIMULATOR_PORT; the demo shops must point there.
+DEFAULT_SIMULATOR_URL = f"http://127.0.0.1:{os.environ.get('SIMULATOR_PORT', '8100')}"
 
 
 @transaction.atomic
