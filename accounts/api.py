@@ -4,6 +4,8 @@ Every viewset restricts its queryset through `accounts.permissions.restrict` bef
 user may not see answers 404, never 403; domain errors become `{"code", "detail"}` in `accounts.api_errors`.
 """
 
+import copy
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
@@ -30,6 +32,15 @@ class ErrorSerializer(serializers.Serializer):
         required=False,
         help_text=_("For code 'invalid': the messages for each input field that was refused."),
     )
+
+
+class SharedFieldsMixin:
+    """For a serializer of plain input fields on a hot endpoint: each instance gets shallow copies of the declared
+    fields rather than DRF's deep copies, which cost a tenth of a floor press. Safe for fields whose only
+    per-instance state is what bind() sets (name, parent, label): not for nested or relational fields."""
+
+    def get_fields(self) -> dict:
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
 class Pagination(pagination.PageNumberPagination):

@@ -1,4 +1,4 @@
-"""Django's model backend, with a user's own and group permissions read in one plain query instead of two."""
+"""Django's model backend, with the signed-in user and their permissions read in one plain statement."""
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
@@ -8,31 +8,57 @@ from django.db import connection
 from accounts.models import User
 
 
-def _permissions_sql() -> str:
-    # Written out once: building the same two-subquery ORM query on every API request cost more CPU than
-    # running it. Table names come from the models, so a renamed table cannot go stale here.
+def _permissions_sql(user_param: str = "%s") -> str:
+    """The permissions a user holds directly or through their roles' groups, as "app_label.codename" rows.
+
+    Written out once: building the same two-subquery ORM query on every API request cost more CPU than running
+    it. Table names come from the models, so a renamed table cannot go stale here."""
     permission, content_type = Permission._meta.db_table, ContentType._meta.db_table
     own = User.user_permissions.through._meta.db_table
     of_groups, membership = Group.permissions.through._meta.db_table, User.groups.through._meta.db_table
     return (
-        f"SELECT ct.app_label, p.codename FROM {permission} p JOIN {content_type} ct ON ct.id = p.content_type_id "
-        f"WHERE p.id IN (SELECT permission_id FROM {own} WHERE user_id = %s) "
+        f"SELECT ct.app_label || '.' || p.codename FROM {permission} p "
+        f"JOIN {content_type} ct ON ct.id = p.content_type_id "
+        f"WHERE p.id IN (SELECT permission_id FROM {own} WHERE user_id = {user_param}) "
         f"OR p.id IN (SELECT gp.permission_id FROM {of_groups} gp JOIN {membership} ug ON ug.group_id = gp.group_id "
-        f"WHERE ug.user_id = %s)"
+        f"WHERE ug.user_id = {user_param})"
     )
 
 
-class PermissionsInOneQueryBackend(ModelBackend):
-    """Every API call checks a model permission, and a user is fetched afresh per request: their permissions
-    (own and through their roles' groups) come back in one round trip rather than Django's two."""
+def _user_sql() -> str:
+    """The user's row and, in the same round trip, their permissions (PostgreSQL's ARRAY of a subquery)."""
+    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in User._meta.concrete_fields)
+    table, pk = User._meta.db_table, User._meta.pk.column
+    return f"SELECT {columns}, ARRAY({_permissions_sql('u.' + pk)}) FROM {table} u WHERE u.{pk} = %s"
 
-    _sql: str | None = None
+
+class PermissionsInOneQueryBackend(ModelBackend):
+    """Every request fetches its signed-in user afresh and nearly every one checks a permission: on PostgreSQL
+    the user and all their permissions (own and through their roles' groups) come back in one round trip, where
+    Django's backend takes three queries."""
+
+    _user_sql: str | None = None
+    _permissions_sql: str | None = None
 
     def get_user(self, user_id) -> User | None:
-        # The signed-in user of every request: a plain statement rather than a query built anew each time.
-        table, pk = User._meta.db_table, User._meta.pk.column
-        users = list(User.objects.raw(f"SELECT * FROM {table} WHERE {pk} = %s", [user_id]))
-        return users[0] if users and self.user_can_authenticate(users[0]) else None
+        if connection.vendor != "postgresql":
+            return super().get_user(user_id)
+        try:
+            user_id = User._meta.pk.to_python(user_id)
+        except Exception:
+            return None
+        if PermissionsInOneQueryBackend._user_sql is None:
+            PermissionsInOneQueryBackend._user_sql = _user_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(self._user_sql, [user_id])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        # PostgreSQL's values need no converters for these fields (psycopg2 gives aware datetimes, booleans).
+        user = User.from_db(connection.alias, [field.attname for field in User._meta.concrete_fields], row[:-1])
+        if not user.is_superuser:  # a superuser's permissions are all of them, read when first asked for
+            user._perm_cache = set(row[-1])
+        return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj: User, obj=None) -> set[str]:
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
@@ -40,11 +66,11 @@ class PermissionsInOneQueryBackend(ModelBackend):
         if not hasattr(user_obj, "_perm_cache"):
             if user_obj.is_superuser:
                 rows = Permission.objects.values_list("content_type__app_label", "codename").order_by()
+                user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
             else:
-                if PermissionsInOneQueryBackend._sql is None:
-                    PermissionsInOneQueryBackend._sql = _permissions_sql()
+                if PermissionsInOneQueryBackend._permissions_sql is None:
+                    PermissionsInOneQueryBackend._permissions_sql = _permissions_sql()
                 with connection.cursor() as cursor:
-                    cursor.execute(self._sql, [user_obj.pk, user_obj.pk])
-                    rows = cursor.fetchall()
-            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
+                    cursor.execute(self._permissions_sql, [user_obj.pk, user_obj.pk])
+                    user_obj._perm_cache = {name for (name,) in cursor.fetchall()}
         return user_obj._perm_cache

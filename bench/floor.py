@@ -10,7 +10,6 @@ total must equal the presses the server accepted, once each.
 """
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -52,6 +51,31 @@ def session_for(base: str, username: str):
     return session
 
 
+def read_response(reader) -> tuple[int, bytes, bool]:
+    """Status, body and whether the server closes the connection, of one HTTP/1.1 answer (the server always sends
+    a length)."""
+    status_line = reader.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection")
+    length, closes = None, False
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _sep, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection":
+            closes = value.strip().lower() == b"close"
+    if length is None:
+        raise ValueError(f"answer without Content-Length: {status_line!r}")
+    return int(status_line.split()[1]), reader.read(length), closes
+
+
+def connect(host: str, port: int):
+    connection = socket.create_connection((host, port), timeout=10)
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return connection, connection.makefile("rb")
+
+
 def client(args: tuple) -> dict:
     """One process of the load: one thread per signed-in client, each on a keep-alive connection, pressing from
     `start` until `deadline` (wall-clock times shared by every process, so all clients load the server at once
@@ -66,46 +90,52 @@ def client(args: tuple) -> dict:
 
     def run(index: int, cookie: dict) -> None:
         nonlocal errors
-        # Press over a bare keep-alive connection: the load generator must cost far less than the server.
-        headers = {"Cookie": "; ".join(f"{name}={value}" for name, value in cookie.items()),
-                   "X-CSRFToken": cookie["csrftoken"], "Referer": base, "Content-Type": "application/json"}  # fmt: skip
+        # Requests are written as bytes on a keep-alive socket and answers read by their Content-Length: the load
+        # generator shares the machine's cores with the server, so it must cost far less per request than it.
+        cookies = "; ".join(f"{name}={value}" for name, value in cookie.items())
         host, port = base.removeprefix("http://").split(":")
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
-        connection.connect()
+        head = (f"Host: {host}:{port}\r\nCookie: {cookies}\r\nX-CSRFToken: {cookie['csrftoken']}\r\n"
+                f"Referer: {base}\r\n")  # fmt: skip
+        connection, reader = connect(host, int(port))
         code = codes[index % len(codes)]
         count = 0
         time.sleep(max(0.0, start - time.time()))
         while time.time() < deadline:
-            press = str(uuid.uuid4())
-            body = json.dumps({"operation_code": code, "action": "report", "client_uuid": press, "good_qty": "1"})
+            if trivial:
+                request = f"GET /healthz HTTP/1.1\r\n{head}\r\n".encode()
+            else:
+                press = str(uuid.uuid4())
+                body = json.dumps({"operation_code": code, "action": "report", "client_uuid": press, "good_qty": "1"})
+                request = (f"POST /api/v1/report-events/ HTTP/1.1\r\n{head}Content-Type: application/json\r\n"
+                           f"Content-Length: {len(body)}\r\n\r\n{body}").encode()  # fmt: skip
             sends = 2 if count % 5 == 0 else 1  # a replay, as after a lost answer
             for _ in range(sends):
                 started = time.perf_counter()
-                if trivial:
-                    connection.request("GET", "/healthz", headers=headers)
-                else:
-                    connection.request("POST", "/api/v1/report-events/", body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
+                connection.sendall(request)
+                status_code, _answer, closes = read_response(reader)
                 elapsed = time.perf_counter() - started
+                if closes:  # a server that keeps no connection alive (e.g. gunicorn's sync workers)
+                    connection.close()
+                    connection, reader = connect(host, int(port))
                 with lock:
                     # The rate is answers within the window / the window; a press answered later still counts
                     # for the totals check below.
                     if time.time() <= deadline:
                         latencies.append(elapsed)
-                    if response.status in (200, 201):
-                        if not trivial and response.status == 201:
+                    if status_code in (200, 201):
+                        if not trivial and status_code == 201:
                             accepted[code] = accepted.get(code, 0) + 1
                     else:
                         errors += 1
             count += 1
+        connection.close()
 
     workers = [threading.Thread(target=run, args=(first_index + i, cookie)) for i, cookie in enumerate(cookies)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return {"latencies": latencies, "accepted": accepted, "errors": errors}
+    return {"latencies": latencies, "accepted": accepted, "errors": errors, "cpu": time.process_time()}
 
 
 def sign_in(base: str, clients: int) -> list[dict]:
@@ -141,6 +171,7 @@ def load(base: str, codes: list[str], cookies: list[dict], seconds: float, trivi
         "p95_ms": latencies[int(len(latencies) * 0.95)] * 1000 if latencies else None,
         "accepted": accepted,
         "errors": sum(part["errors"] for part in parts),
+        "client_cpu": sum(part["cpu"] for part in parts),
     }
 
 
@@ -156,6 +187,24 @@ def cpu_seconds(pid: int) -> float:
         if int(fields[1]) == pid or stat.parent.name == str(pid):  # fields[1] is the parent's pid
             total += (int(fields[11]) + int(fields[12])) / tick
     return total
+
+
+def database_cpu(scratch: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend serving the scratch database (the server's connections)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [scratch])
+        pids = [pid for (pid,) in cursor.fetchall()]
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # PostgreSQL runs elsewhere, or the backend just ended
+            continue
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return times
 
 
 def connections_close_all() -> None:
@@ -266,9 +315,10 @@ def run(clients: int, seconds: float, port: int | None = None) -> dict:
         # The server's own CPU per request: unlike rates, hardly moved by whatever else runs on the machine.
         before = cpu_seconds(server.pid)
         trivial = load(base, codes, cookies, min(seconds, 10), trivial=True)
-        between = cpu_seconds(server.pid)
+        between, database_before = cpu_seconds(server.pid), database_cpu(scratch)
         reports = load(base, codes, cookies, seconds, trivial=False)
-        after = cpu_seconds(server.pid)
+        after, database_after = cpu_seconds(server.pid), database_cpu(scratch)
+        database_seconds = sum(cpu - database_before.get(pid, 0.0) for pid, cpu in database_after.items())
 
         # A press the server accepted (201) must be in the total exactly once; replays (200) must add nothing.
         lost = double = 0
@@ -293,6 +343,9 @@ def run(clients: int, seconds: float, port: int | None = None) -> dict:
             "ratio_to_trivial": round(reports["per_s"] / trivial["per_s"], 3),
             "server_cpu_ms_per_report": round((after - between) * 1000 / max(reports["requests"], 1), 2),
             "server_cpu_ms_per_trivial": round((between - before) * 1000 / max(trivial["requests"], 1), 2),
+            # Where the rest of the machine goes: PostgreSQL's backends for the server, and this load generator.
+            "database_cpu_ms_per_report": round(database_seconds * 1000 / max(reports["requests"], 1), 2),
+            "client_cpu_ms_per_report": round(reports["client_cpu"] * 1000 / max(reports["requests"], 1), 2),
         }
     finally:
         if server is not None:

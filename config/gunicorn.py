@@ -10,7 +10,7 @@ import os
 
 from config.env import env_int
 
-worker_class = "gthread"
+worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 workers = env_int("WEB_WORKERS", (os.cpu_count() or 1) + 1)
 threads = env_int("WEB_THREADS", 4)
 # Tablets and scanners keep their connection open between presses.

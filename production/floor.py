@@ -3,7 +3,8 @@
 Every press carries a client-generated UUID. The first time it arrives it is applied to the operation in one
 transaction with the operation row locked (two tablets on one operation never lose an update); a repeated UUID
 (a retry on flaky Wi-Fi, the offline queue replaying) is answered with the first answer and changes nothing.
-The ReportEvent rows are the audit trail of the floor: append-only, with operator, time and device time.
+The ReportEvent rows are the audit trail of the floor: append-only, with operator, time, device time and the
+address the press came from.
 """
 
 import json
@@ -21,8 +22,10 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.context import current_ip
 from accounts.models import User
 from accounts.uploads import PHOTO_KINDS, UploadRefused, check_upload
+from config.prepared import PreparedStatement
 from production.errors import ProductionError
 from production.models import Downtime, ReportEvent, WorkCenter, WorkOrder, WorkOrderOperation
 from production.models.execution import DowntimeReason, PauseReason, ScrapReason
@@ -266,7 +269,7 @@ WITH earlier AS (
       AND NOT EXISTS (SELECT 1 FROM earlier)
       AND o.status = '{OpStatus.RUNNING}'
       AND w.status NOT IN ('{WorkOrder.Status.CANCELLED}', '{WorkOrder.Status.COMPLETED}')
-      AND (%(whole)s OR upper(i.unit) NOT IN %(piece_units)s)
+      AND (%(whole)s OR upper(i.unit) <> ALL(ARRAY[{", ".join(f"'{unit}'" for unit in PIECE_UNITS)}]))
       AND o.good_qty + o.scrap_qty + o.rework_qty + %(qty)s <= COALESCE(
           (SELECT p.good_qty FROM production_workorderoperation AS p
            WHERE p.work_order_id = o.work_order_id AND p.sequence < o.sequence ORDER BY p.sequence DESC LIMIT 1),
@@ -275,13 +278,14 @@ WITH earlier AS (
               w.status AS work_order_status
 ), recorded AS (
     INSERT INTO production_reportevent (operation_id, operator_id, action, good_qty, scrap_qty, rework_qty, reason,
-                                        note, photo, client_uuid, client_at, at, result)
+                                        note, photo, client_uuid, client_at, at, result, ip)
     SELECT id, %(operator)s, '{Action.REPORT}', %(good)s, %(scrap)s, %(rework)s, %(reason)s, %(note)s, '',
            %(press)s, %(client_at)s, %(now)s,
            jsonb_build_object('operation_code', code, 'action', '{Action.REPORT}', 'status', status,
                               'good_qty', trim_scale(good_qty)::text, 'scrap_qty', trim_scale(scrap_qty)::text,
                               'rework_qty', trim_scale(rework_qty)::text, 'labour_minutes', labour_minutes::text,
-                              'work_order_status', work_order_status, 'at', %(at)s)
+                              'work_order_status', work_order_status, 'at', %(at)s),
+           %(ip)s
     FROM applied
     RETURNING id, result
 )
@@ -289,6 +293,17 @@ SELECT id, result, false FROM recorded
 UNION ALL
 SELECT id, result, true FROM earlier
 """
+# Prepared once per connection: planning this statement took longer than running it.
+REPORT_STATEMENT = PreparedStatement(
+    "floor_report",
+    REPORT_SQL,
+    {
+        "press": "uuid", "code": "text", "good": "numeric", "scrap": "numeric", "rework": "numeric",
+        "qty": "numeric", "now": "timestamptz", "whole": "boolean", "first_step_factor": "numeric",
+        "operator": "bigint", "reason": "text", "note": "text", "client_at": "timestamptz", "at": "text",
+        "ip": "inet",
+    },
+)  # fmt: skip
 
 
 def _report_in_one_statement(
@@ -305,17 +320,17 @@ def _report_in_one_statement(
         "qty": good + scrap + rework,
         "now": now,
         "whole": all(qty == qty.to_integral_value() for qty in (good, scrap, rework)),
-        "piece_units": PIECE_UNITS,
         "first_step_factor": 1 + Decimal(settings.LOOPLINE_FIRST_STEP_OVERRUN_PCT) / 100,
         "operator": operator.pk,
         "reason": reason[:32],
         "note": (note or "")[:500],
         "client_at": client_at,
         "at": now.isoformat(),
+        "ip": current_ip.get(),
     }
     # Inside a caller's transaction the statement gets a savepoint, so a twin's unique UUID does not spoil it.
     with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
-        cursor.execute(REPORT_SQL, params)
+        REPORT_STATEMENT.execute(cursor, params)
         row = cursor.fetchone()
     if row is None:
         return None
@@ -455,6 +470,7 @@ def _apply(operation, operator, action, press_id, good, scrap, rework, reason, n
         client_at=client_at,
         at=now,
         result=answer,
+        ip=current_ip.get(),
     )
     if photo is not None:
         event.photo.save(f"{press_id}.{(photo.name or 'photo.jpg').rsplit('.', 1)[-1][:5]}", photo, save=False)

@@ -28,7 +28,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api import CursorPagination, ErrorSerializer, RestrictedQuerysetMixin
+from accounts.api import CursorPagination, ErrorSerializer, RestrictedQuerysetMixin, SharedFieldsMixin
 from accounts.models import User
 from accounts.permissions import ModelPermissions, restrict
 from production.corrections import (
@@ -466,7 +466,7 @@ class ReportEventSerializer(serializers.ModelSerializer):
         }
 
 
-class ReportEventCreateSerializer(serializers.Serializer):
+class ReportEventCreateSerializer(SharedFieldsMixin, serializers.Serializer):
     operation_code = serializers.CharField(max_length=32, help_text=_("Scan code of the operation (LLOP-…)."))
     action = ReportActionField(help_text=_("start, pause, resume, report (quantities) or complete (may carry some)."))
     client_uuid = serializers.UUIDField(

@@ -124,7 +124,9 @@ class WorkOrderOperation(models.Model):
     actual_end = models.DateTimeField(_("actual end"), null=True, blank=True)
     running_since = models.DateTimeField(_("running since"), null=True, blank=True, editable=False)
     labour_minutes = models.DecimalField(_("labour minutes"), max_digits=12, decimal_places=2, default=Decimal("0"))
-    last_event_at = models.DateTimeField(_("last report at"), null=True, blank=True, db_index=True)
+    # Not indexed: every press sets it, and an index on it would make each of those updates write every index of
+    # the table instead of an in-page (HOT) update. The stall check finds running operations by status.
+    last_event_at = models.DateTimeField(_("last report at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("work order operation")
@@ -182,11 +184,19 @@ class ReportEvent(models.Model):
         REPORT = "report", _("Report quantity")
         COMPLETE = "complete", _("Complete")
 
+    # Looked up through reportevent_operation_idx (operation, at), which serves the foreign key as well.
     operation = models.ForeignKey(
-        WorkOrderOperation, verbose_name=_("operation"), on_delete=models.PROTECT, related_name="events"
+        WorkOrderOperation,
+        verbose_name=_("operation"),
+        on_delete=models.PROTECT,
+        related_name="events",
+        db_index=False,
     )
     operator = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("operator"), on_delete=models.PROTECT, related_name="report_events"
+    )
+    ip = models.GenericIPAddressField(
+        _("from address"), null=True, blank=True, help_text=_("Network address the press came from.")
     )
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     good_qty = models.DecimalField(_("good"), **QTY)
