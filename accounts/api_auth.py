@@ -118,7 +118,10 @@ class _RateFromSettings(throttling.SimpleRateThrottle):
     def wait(self) -> float | None:
         if not isinstance(caches["default"], RedisCache):
             return super().wait()
-        return max(0.0, self.duration - (self.now - self.history[-1])) if self.history else None
+        if not self.history:
+            return None
+        # Another request may have counted itself a moment after this one read the clock.
+        return min(float(self.duration), max(0.0, self.duration - (self.now - self.history[-1])))
 
 
 class ApiKeyThrottle(_RateFromSettings):

@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
 from accounts.models import User
+from config.prepared import PreparedStatement
 
 
 def _permissions_sql(user_param: str = "%s") -> str:
@@ -25,11 +26,15 @@ def _permissions_sql(user_param: str = "%s") -> str:
     )
 
 
-def _user_sql() -> str:
+def _user_statement() -> PreparedStatement:
     """The user's row and, in the same round trip, their permissions (PostgreSQL's ARRAY of a subquery)."""
     columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in User._meta.concrete_fields)
     table, pk = User._meta.db_table, User._meta.pk.column
-    return f"SELECT {columns}, ARRAY({_permissions_sql('u.' + pk)}) FROM {table} u WHERE u.{pk} = %s"
+    return PreparedStatement(
+        "auth_user_with_permissions",
+        f"SELECT {columns}, ARRAY({_permissions_sql('u.' + pk)}) FROM {table} u WHERE u.{pk} = %(user)s",
+        {"user": "bigint"},
+    )
 
 
 class PermissionsInOneQueryBackend(ModelBackend):
@@ -37,7 +42,7 @@ class PermissionsInOneQueryBackend(ModelBackend):
     the user and all their permissions (own and through their roles' groups) come back in one round trip, where
     Django's backend takes three queries."""
 
-    _user_sql: str | None = None
+    _user_statement: PreparedStatement | None = None
     _permissions_sql: str | None = None
 
     def get_user(self, user_id) -> User | None:
@@ -47,10 +52,10 @@ class PermissionsInOneQueryBackend(ModelBackend):
             user_id = User._meta.pk.to_python(user_id)
         except Exception:
             return None
-        if PermissionsInOneQueryBackend._user_sql is None:
-            PermissionsInOneQueryBackend._user_sql = _user_sql()
+        if PermissionsInOneQueryBackend._user_statement is None:
+            PermissionsInOneQueryBackend._user_statement = _user_statement()
         with connection.cursor() as cursor:
-            cursor.execute(self._user_sql, [user_id])
+            self._user_statement.execute(cursor, {"user": user_id})
             row = cursor.fetchone()
         if row is None:
             return None

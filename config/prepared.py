@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from django.db import ProgrammingError, connection
+from django.db import DatabaseError, connection
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _NOT_PREPARED = "26000"  # invalid_sql_statement_name: the connection lost it (a reset, a pooler)
@@ -47,11 +47,14 @@ class PreparedStatement:
         holder = (id(raw), raw.get_backend_pid())
         values = [params[key] for key in self.order]
         if holder not in self._prepared:
-            cursor.execute(self.prepare_sql)
+            # Once per connection: it may hold the statement already (prepared by code that was reloaded).
+            cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [self.name])
+            if cursor.fetchone() is None:
+                cursor.execute(self.prepare_sql)
             self._prepared.add(holder)
         try:
             cursor.execute(self.execute_sql, values)
-        except ProgrammingError as exc:
+        except DatabaseError as exc:
             # Inside a transaction the failed statement spoiled it: only the caller can start over.
             if getattr(exc.__cause__, "pgcode", None) != _NOT_PREPARED or connection.in_atomic_block:
                 raise
