@@ -3,8 +3,8 @@
 Every press carries a client-generated UUID. The first time it arrives it is applied to the operation in one
 transaction with the operation row locked (two tablets on one operation never lose an update); a repeated UUID
 (a retry on flaky Wi-Fi, the offline queue replaying) is answered with the first answer and changes nothing.
-The ReportEvent rows are the audit trail of the floor: append-only, with operator, time, device time and the
-address the press came from.
+The ReportEvent rows are the audit trail of the presses: append-only, with operator, time, device time and the
+address the press came from. A downtime's start and end are AuditEvents.
 """
 
 import json
@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from accounts.context import current_ip
 from accounts.models import User
+from accounts.services import audit_record
 from accounts.uploads import PHOTO_KINDS, UploadRefused, check_upload
 from config.prepared import PreparedStatement
 from production.errors import ProductionError
@@ -521,6 +522,12 @@ def downtime_start(
             if photo is not None:
                 downtime.photo.save(f"{press_id}.jpg", photo, save=False)
             downtime.save()
+            audit_record(
+                actor=operator,
+                verb="downtime.start",
+                obj=downtime,
+                changes={"work_center": work_center.code, "reason": reason},
+            )
             return downtime
     except IntegrityError:  # a twin press, or another tablet reporting the same stop at the same moment
         return Downtime.objects.filter(
@@ -546,4 +553,5 @@ def downtime_end(*, work_center_code: str, operator: User, client_uuid: Any, now
         downtime.ended_by = operator
         downtime.end_client_uuid = press_id
         downtime.save(update_fields=["ended_at", "ended_by", "end_client_uuid"])
+        audit_record(actor=operator, verb="downtime.end", obj=downtime, changes={"ended_at": downtime.ended_at})
         return downtime

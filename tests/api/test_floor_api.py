@@ -17,7 +17,7 @@ from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
-from accounts.models import User
+from accounts.models import AuditEvent, User
 from accounts.roles import ROLE_PERMISSIONS, Role
 from production.floor import downtime_end, downtime_start, report_event_record
 from production.floor_api import PressResultSerializer
@@ -500,6 +500,24 @@ def test_a_work_centre_stops_and_runs_again_through_the_api(operator, floor):
     assert ended.json() == ended_again.json()
     assert not_stopped.status_code == 409
     assert not_stopped.json() == {"code": "not_stopped", "detail": "This work centre is not stopped."}
+
+
+def test_who_stopped_and_restarted_a_work_centre_and_from_where_is_in_the_audit_trail(operator, floor):
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en", REMOTE_ADDR="10.9.8.7")
+    client.force_login(operator)
+
+    stop = client.post(f"{API}/downtimes/", {"work_center_code": "CY-01", "reason": "machine_fault",
+                                             "client_uuid": str(uuid.uuid4())}, format="json")  # fmt: skip
+    run = client.post(
+        f"{API}/downtimes/end/", {"work_center_code": "CY-01", "client_uuid": str(uuid.uuid4())}, format="json"
+    )
+
+    assert (stop.status_code, run.status_code) == (201, 200)
+    trail = AuditEvent.objects.filter(verb__startswith="downtime.", object_id=str(stop.json()["id"])).order_by("id")
+    assert [(event.verb, event.actor, event.ip) for event in trail] == [
+        ("downtime.start", operator, "10.9.8.7"),
+        ("downtime.end", operator, "10.9.8.7"),
+    ]
 
 
 def test_a_downtime_report_carries_a_photo_as_multipart(operator, floor, settings, tmp_path):
