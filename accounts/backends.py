@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 
 from accounts.models import User
+from accounts.user_cache import cache_user, cached_user
 from config.prepared import PreparedStatement
 
 
@@ -40,7 +41,7 @@ def _user_statement() -> PreparedStatement:
 class PermissionsInOneQueryBackend(ModelBackend):
     """Every request fetches its signed-in user afresh and nearly every one checks a permission: on PostgreSQL
     the user and all their permissions (own and through their roles' groups) come back in one round trip, where
-    Django's backend takes three queries."""
+    Django's backend takes three queries, and are then kept in Redis until they change (accounts.user_cache)."""
 
     _user_statement: PreparedStatement | None = None
     _permissions_sql: str | None = None
@@ -52,17 +53,26 @@ class PermissionsInOneQueryBackend(ModelBackend):
             user_id = User._meta.pk.to_python(user_id)
         except Exception:
             return None
-        if PermissionsInOneQueryBackend._user_statement is None:
-            PermissionsInOneQueryBackend._user_statement = _user_statement()
-        with connection.cursor() as cursor:
-            self._user_statement.execute(cursor, {"user": user_id})
-            row = cursor.fetchone()
-        if row is None:
-            return None
+        attnames = [field.attname for field in User._meta.concrete_fields]
+        version, kept = cached_user(user_id)
+        if kept is not None and kept[0] == version:
+            _version, values, permissions = kept
+        else:
+            if PermissionsInOneQueryBackend._user_statement is None:
+                PermissionsInOneQueryBackend._user_statement = _user_statement()
+            with connection.cursor() as cursor:
+                self._user_statement.execute(cursor, {"user": user_id})
+                row = cursor.fetchone()
+            if row is None:
+                return None
+            values = tuple(row[:-1])
+            # A superuser's permissions are all of them, read when first asked for.
+            permissions = None if values[attnames.index("is_superuser")] else frozenset(row[-1])
+            cache_user(user_id, version, values, permissions)
         # PostgreSQL's values need no converters for these fields (psycopg2 gives aware datetimes, booleans).
-        user = User.from_db(connection.alias, [field.attname for field in User._meta.concrete_fields], row[:-1])
-        if not user.is_superuser:  # a superuser's permissions are all of them, read when first asked for
-            user._perm_cache = set(row[-1])
+        user = User.from_db(connection.alias, attnames, values)
+        if permissions is not None:
+            user._perm_cache = set(permissions)
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj: User, obj=None) -> set[str]:
@@ -79,3 +89,9 @@ class PermissionsInOneQueryBackend(ModelBackend):
                     cursor.execute(self._permissions_sql, [user_obj.pk, user_obj.pk])
                     user_obj._perm_cache = {name for (name,) in cursor.fetchall()}
         return user_obj._perm_cache
+
+
+def keep_signed_in_user(sender, request, user, **kwargs) -> None:
+    """At sign-in, so that already the first request finds the user kept (accounts.user_cache)."""
+    if connection.vendor == "postgresql" and user.pk is not None:
+        PermissionsInOneQueryBackend().get_user(user.pk)

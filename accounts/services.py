@@ -24,6 +24,7 @@ from accounts.models import (
     new_badge_code,
 )
 from accounts.roles import STAFF_ROLES, Role
+from accounts.user_cache import user_auth_changed
 
 
 def _jsonable(value: Any) -> Any:
@@ -259,6 +260,7 @@ def api_key_revoke(*, key: ApiKey, by: User | None) -> ApiKey:
     key.save(update_fields=["revoked_at", "revoked_by"])
     # The service user goes inactive too, so nothing else can act as it.
     User.objects.filter(pk=key.user_id).update(is_active=False)
+    user_auth_changed([key.user_id])  # an update sends no signal
     audit_record(actor=by, verb="api_key.revoke", obj=key)
     return key
 
