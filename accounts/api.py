@@ -28,9 +28,12 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text=_("Stable machine-readable code, e.g. invalid, bom_cycle, not_found."))
     detail = serializers.CharField(help_text=_("Human-readable explanation, in the request's language."))
     fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
-        help_text=_("For code 'invalid': the messages for each input field that was refused."),
+        help_text=_(
+            "For code 'invalid': the messages for each input field that was refused, as a list of messages; for a "
+            "list or nested field, the messages keyed by position or by inner field."
+        ),
     )
 
 
@@ -69,6 +72,17 @@ class CursorPagination(pagination.CursorPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+                parameter["description"] = (
+                    f"Objects per page, 1 to {self.max_page_size} (default {self.page_size}); a larger number gives "
+                    f"{self.max_page_size}, anything else the default."
+                )
+        return parameters
 
     def get_ordering(self, request: Request, queryset: QuerySet, view) -> tuple[str, ...]:
         ordering = super().get_ordering(request, queryset, view)

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
@@ -36,7 +37,8 @@ def get_for_user_or_404(queryset: QuerySet, user: User, action: str = "view", **
     """One object the user may act on; an object they may not see is as absent as one that does not exist."""
     try:
         return restrict(queryset, user, action).get(**lookup)
-    except queryset.model.DoesNotExist as exc:
+    except (queryset.model.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        # An id of the wrong form ("T" for a number) names nothing, like an id that does not exist.
         raise Http404 from exc
 
 

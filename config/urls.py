@@ -43,3 +43,7 @@ if settings.DEBUG:
 
 admin.site.site_header = "Loopline"
 admin.site.site_title = "Loopline"
+
+# Under /api/ a route that matches nothing, or a crash, still answers in the API's error body.
+handler404 = "accounts.api_errors.not_found"
+handler500 = "accounts.api_errors.server_error"

@@ -1,5 +1,6 @@
 """Routes of the order-intake API, included under /api/v1/."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from integrations import api, reconciliation_api
@@ -14,6 +15,8 @@ router.register("erp-pushes", api.ErpPushViewSet, basename="api-erp-push")
 router.register("erp-pulls", api.ErpPullViewSet, basename="api-erp-pull")
 router.register("wms-shipments", reconciliation_api.WmsShipmentViewSet, basename="api-wms-shipment")
 router.register("reconciliation", reconciliation_api.ReconciliationViewSet, basename="api-reconciliation")
-router.register("shipments/today", reconciliation_api.TodayShipmentsViewSet, basename="api-today-shipments")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("shipments/today/", reconciliation_api.TodayShipmentsView.as_view(), name="api-today-shipments-list"),
+]

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -217,14 +218,15 @@ class TodaySerializer(serializers.Serializer):
 
 
 @extend_schema(tags=["reconciliation"])
-class TodayShipmentsViewSet(viewsets.GenericViewSet):
-    """Today's shipments per customer, channel and item."""
+class TodayShipmentsView(GenericAPIView):
+    """Today's shipments per customer, channel and item: one summary object, not a list of them."""
 
     queryset = WmsShipmentLine.objects.none()  # the summary is computed; the queryset only names the model
     permission_classes = [RequiredPermissions]
     required_perms = (SHIPMENTS,)
     serializer_class = TodaySerializer
     pagination_class = None
+    filter_backends: list = []
 
     @extend_schema(
         summary="Today's shipments",
@@ -234,5 +236,5 @@ class TodayShipmentsViewSet(viewsets.GenericViewSet):
         ),
         responses={200: TodaySerializer, **ERRORS},
     )
-    def list(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response:
         return Response(TodaySerializer(reconciliation.today_shipments()).data)

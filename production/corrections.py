@@ -7,7 +7,7 @@ is as absent as one that does not exist. A press is never edited: a ReportCorrec
 and the operation's totals move by them, in one locked transaction with an AuditEvent.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -25,6 +25,7 @@ from production.models.execution import DowntimeReason
 CORRECT_ANY = "production.correct_reportevent"
 CORRECT_TEAM = "production.correct_team_reportevent"
 QTY_FIELDS = ("good_qty", "scrap_qty", "rework_qty")
+CORRECTION_REACH = timedelta(days=31)  # how far back a downtime may be moved
 
 
 class NotCorrectable(FloorError):
@@ -182,6 +183,12 @@ def downtime_correct(
         raise FloorError(_("A downtime cannot end before it started."), code="invalid")
     if downtime.started_at > timezone.now() or (downtime.ended_at and downtime.ended_at > timezone.now()):
         raise FloorError(_("A downtime cannot be corrected into the future."), code="invalid")
+    # A correction is for a stop reported late or ended late, not for rewriting last year.
+    if downtime.started_at < timezone.now() - CORRECTION_REACH:
+        raise FloorError(
+            _("A downtime can be corrected to start at most %(days)s days ago.") % {"days": CORRECTION_REACH.days},
+            code="invalid",
+        )
     downtime.save(update_fields=[name for name in wanted if name in changes])
     audit_record(actor=by, verb="downtime.correct", obj=downtime, changes=changes)
     return downtime

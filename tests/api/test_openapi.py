@@ -109,8 +109,22 @@ def test_it_documents_the_bom_explosion_and_its_error_body():
     schema = SchemaGenerator().get_schema(request=None, public=True)
     bom = schema["paths"]["/api/v1/items/{code}/bom/"]["get"]
     assert [p["name"] for p in bom["parameters"]] == ["code", "qty"]
-    assert set(bom["responses"]) == {"200", "400", "404"}
+    assert set(bom["responses"]) == {"200", "400", "401", "403", "404", "429"}
     assert bom["responses"]["400"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_every_operation_documents_the_common_errors_in_the_error_body():
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    undocumented = [
+        f"{method.upper()} {path} {status}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        for status in ("400", "401", "403", "404", "429")
+        if "schema" not in operation["responses"].get(status, {}).get("content", {}).get("application/json", {})
+    ]
+    assert undocumented == []
+    throttled = schema["paths"]["/api/v1/sales-orders/"]["get"]["responses"]["429"]
+    assert "Retry-After" in throttled["headers"]
     explosion = schema["components"]["schemas"]["BomExplosion"]["properties"]
     assert set(explosion) == {"root", "qty", "depth", "rows", "totals"}
 

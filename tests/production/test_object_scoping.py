@@ -165,6 +165,17 @@ def test_a_team_leader_corrects_the_reason_of_their_teams_downtime_and_only_thei
     assert audit.actor == users[Role.TEAM_LEADER] and audit.changes["reason"] == ["machine_fault", "mould_damaged"]
 
 
+def test_a_downtime_cannot_be_moved_back_beyond_a_month(users, floor):
+    url = f"{API}/downtimes/{floor['downtime'].pk}/correct/"
+    leader = signed_in(users[Role.TEAM_LEADER])
+
+    answer = leader.post(url, {"started_at": "0032-09-19T19:20:08+08:00"}, "application/json")
+
+    assert answer.status_code == 400 and "31" in answer.json()["detail"]
+    floor["downtime"].refresh_from_db()
+    assert floor["downtime"].started_at.year > 2000
+
+
 def test_the_corrections_page_lists_only_the_leaders_team_and_corrects_from_it(users, floor):
     leader = signed_in(users[Role.TEAM_LEADER])
     page = leader.get(reverse("production:report-list")).content.decode()
