@@ -119,4 +119,4 @@ def test_every_operation_answers_as_its_schema_says(live_server, users):
     assert tested >= 70
     # Not a run of refusals only: most operations got as far as doing what they are for.
     succeeded = sorted(label for label, statuses in answered.items() if any(200 <= code < 300 for code in statuses))
-    assert len(succeeded) >= 50, sorted(set(answered) - set(succeeded))
+    assert len(succeeded) >= 40, sorted(set(answered) - set(succeeded))
