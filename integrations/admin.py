@@ -112,10 +112,11 @@ class ChannelAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Poll now"))
     def poll_now(self, request, queryset):
-        from integrations.tasks import poll_channel
-
         for account in queryset:
-            transaction.on_commit(lambda pk=account.pk: poll_channel.delay(pk, "manual"))
+            try:
+                services.channel_poll_request(account=account, by=request.user)
+            except services.IntakeError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
         self.message_user(request, _("Polls started; see the sync runs."), messages.INFO)
 
 
@@ -239,7 +240,6 @@ class ErpConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Pull materials, stock and BOMs now"), permissions=["change"])
     def pull_master_data(self, request, queryset):
-        from django.db import transaction
 
         from integrations.tasks import pull_erp_data
 

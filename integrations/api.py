@@ -45,7 +45,6 @@ from integrations import filters, services
 from integrations.erp.outbox import erp_push_retry
 from integrations.models import ChannelAccount, SkuMapping, SyncRun
 from integrations.pipeline import issue_message
-from integrations.tasks import poll_channel
 from orders.models import ErpPush, OrderIssue, OrderLine, SalesOrder
 from orders.services import RECEIVER_FIELDS
 from production.models import Item
@@ -868,13 +867,7 @@ class ChannelAccountViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewS
     )
     def poll(self, request: Request, code: str | None = None) -> Response:
         account = self._to_operate(code)
-        if not account.enabled:
-            raise services.IntakeError(
-                _("%(shop)s is disabled; enable it before polling.") % {"shop": account.name},
-                code="account_disabled",
-            )
-        # Queued only once the request's transaction commits, so the worker never races an uncommitted change.
-        transaction.on_commit(lambda: poll_channel.delay(account.pk, SyncRun.Trigger.MANUAL.value))
+        services.channel_poll_request(account=account, by=request.user)
         body = {
             "channel_account": account.code,
             "trigger": SyncRun.Trigger.MANUAL.value,

@@ -112,6 +112,20 @@ def channel_account_test(
 # --- Polling ----------------------------------------------------------------------------------------
 
 
+def channel_poll_request(*, account: ChannelAccount, by: User | None) -> None:
+    """Queue a poll of the shop now, for a person (page, admin) or a key; the worker records it as a manual
+    sync run. Refused for a disabled shop."""
+    from integrations.tasks import poll_channel
+
+    if not account.enabled:
+        raise IntakeError(
+            _("%(shop)s is disabled; enable it before polling.") % {"shop": account.name}, code="account_disabled"
+        )
+    audit_record(actor=by, verb="channel_account.poll", obj=account)
+    # Queued only once the request's transaction commits, so the worker never races an uncommitted change.
+    transaction.on_commit(lambda: poll_channel.delay(account.pk, SyncRun.Trigger.MANUAL.value))
+
+
 def _acquire_lease(account_id: int, owner: str, now: datetime) -> bool:
     # Compare-and-swap: only one poller holds an account at a time, on PostgreSQL and SQLite alike.
     return bool(

@@ -31,7 +31,6 @@ from integrations.forms import (
     SkuMappingForm,
 )
 from integrations.models import ChannelAccount, ErpConnection, SyncRun
-from integrations.tasks import poll_channel
 from orders.models import OrderIssue, SalesOrder
 
 VIEW_ORDERS = "orders.view_salesorder"
@@ -379,11 +378,11 @@ def account_test(request: HttpRequest, pk: int) -> HttpResponse:
 def account_poll(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a poll of the account now; the worker records it as a manual sync run."""
     account = get_for_user_or_404(ChannelAccount.objects.all(), request.user, "change", pk=pk)
-    if not account.enabled:
-        messages.error(request, _("%(shop)s is disabled; enable it before polling.") % {"shop": account.name})
+    try:
+        services.channel_poll_request(account=account, by=request.user)
+    except services.IntakeError as exc:
+        messages.error(request, exc.message)
         return redirect("integrations:sync-health")
-    # Queued only once the request's transaction commits, so the worker never races an uncommitted change.
-    transaction.on_commit(lambda: poll_channel.delay(account.pk, SyncRun.Trigger.MANUAL.value))
     messages.info(request, _("Poll of %(shop)s queued; its run appears below when it ends.") % {"shop": account.name})
     return redirect("integrations:sync-health")
 

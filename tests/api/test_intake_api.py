@@ -172,7 +172,7 @@ MATRIX = [
     Case("post", "/channel-accounts/", NEVER, {"code": "TB2", "name": "x", "kind": "taobao"}),
     Case("patch", "/channel-accounts/TB1/", NEVER, {"enabled": False}),
     Case("post", "/channel-accounts/TB1/test/", ("integrations.change_channelaccount",), audited=True),
-    Case("post", "/channel-accounts/TB1/poll/", ("integrations.change_channelaccount",), success=202),
+    Case("post", "/channel-accounts/TB1/poll/", ("integrations.change_channelaccount",), success=202, audited=True),
     Case("get", "/sync-runs/", ("integrations.view_syncrun",)),
     Case("get", "/sync-runs/{w.run.pk}/", ("integrations.view_syncrun",)),
     Case("delete", "/sync-runs/{w.run.pk}/", NEVER),

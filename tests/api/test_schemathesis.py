@@ -1,6 +1,7 @@
 """Every operation of /api/schema/, called with generated input by another system holding an API key, over real
-HTTP against the live server: no answer is a server error, and every answer (status, content type, headers, body)
-is what the schema documents. A bounded, derandomised run, so CI gives the same verdict each time."""
+HTTP against the live server: no answer is a server error, every answer (status, content type, headers, body)
+is what the schema documents, and every write that succeeds is in the audit trail with the key and the address
+it came from. A bounded, derandomised run, so CI gives the same verdict each time."""
 
 import uuid
 from urllib.parse import urlsplit
@@ -13,11 +14,12 @@ from hypothesis import strategies as st
 from schemathesis import checks as general_checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from accounts.models import User
+from accounts.models import ApiKey, AuditEvent, User
 from accounts.roles import Role
 from accounts.services import api_key_create
 from dashboards.models import Alert, AlertKind
 from production.floor import downtime_start, report_event_record
+from production.models import ReportEvent
 from tests.integrations.builders import make_account, make_order, make_run
 from tests.production.floor_builders import make_work_order, steps
 
@@ -67,6 +69,15 @@ def seed(operator: User) -> dict[str, dict[str, str]]:
     }
 
 
+def trail(key: ApiKey) -> tuple[int, int]:
+    """What the key has left in the audit trail from the live server's address: AuditEvents, and presses (a
+    press is its own record: ReportEvent with operator and address)."""
+    return (
+        AuditEvent.objects.filter(api_key_id=key.pk, actor_id=key.user_id, ip="127.0.0.1").count(),
+        ReportEvent.objects.filter(operator_id=key.user_id, ip="127.0.0.1").count(),
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_operation_answers_as_its_schema_says(live_server, users):
     # The key's user may do everything, so that each operation's success path is reached too: who may do what is
@@ -78,6 +89,7 @@ def test_every_operation_answers_as_its_schema_says(live_server, users):
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/schema/", headers=auth)
 
     failures: list[str] = []
+    unaudited: set[str] = set()  # writes that succeeded and left no trace of who made them, from where
     answered: dict[str, set[int]] = {}  # operation → the statuses it answered
     tested = 0
     for result in schema.get_all_operations():
@@ -104,10 +116,13 @@ def test_every_operation_answers_as_its_schema_says(live_server, users):
                     if name in case.path_parameters:
                         case.path_parameters[name] = value
             # A fresh session each time: another system sends its key and no cookies.
+            trail_before = trail(key)
             response = case.call_and_validate(
                 base_url=live_server.url, session=requests.Session(), headers=auth, checks=CHECKS
             )
             answered.setdefault(operation_label, set()).add(response.status_code)
+            if case.method.upper() != "GET" and 200 <= response.status_code < 300 and trail(key) == trail_before:
+                unaudited.add(operation_label)
 
         tested += 1
         try:
@@ -116,6 +131,7 @@ def test_every_operation_answers_as_its_schema_says(live_server, users):
             failures.append(f"{operation.label}: {exc}")
 
     assert failures == [], "\n\n".join(failures)
+    assert unaudited == set()
     assert tested >= 70
     # Not a run of refusals only: most operations got as far as doing what they are for.
     succeeded = sorted(label for label, statuses in answered.items() if any(200 <= code < 300 for code in statuses))

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from accounts.models import AuditEvent
 from accounts.roles import Role
 from integrations import tasks
 from integrations.models import SyncRun
@@ -303,6 +304,8 @@ def test_poll_now_queues_a_manual_poll_once_the_request_commits(
     for callback in callbacks:
         callback()
     assert queued == [(account.pk, "manual")]
+    poll = AuditEvent.objects.get(verb="channel_account.poll")
+    assert (poll.actor, poll.object_id, poll.ip) == (users[Role.IT_ADMIN], str(account.pk), "127.0.0.1")
 
 
 def test_poll_now_refuses_a_disabled_shop(english, users, db, monkeypatch, django_capture_on_commit_callbacks):
