@@ -18,13 +18,11 @@ steady_queries, rule_ms {kind: ms}, rule_queries {kind: n}, values_fetch_ms (a b
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,29 +73,13 @@ def measured(call) -> tuple[float, int]:
 
 
 def run(work_orders: int) -> dict:
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/alerts.py needs DATABASE_URL pointing at PostgreSQL")
-    from bench.gantt import admin_connection, build
+    from bench.gantt import build
+    from bench.scratch import scratch_database
 
-    scratch = f"loopline_bench_alerts_{os.getpid()}"
-    admin = admin_connection(database_url)
-    admin.cursor().execute(f'CREATE DATABASE "{scratch}"')
-    try:
-        os.environ["DATABASE_URL"] = urlunparse(urlparse(database_url)._replace(path=f"/{scratch}"))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        os.environ["DJANGO_DEBUG"] = "0"
-        os.environ.setdefault("DJANGO_SECRET_KEY", "bench-alerts-only-a-scratch-database-" + "x" * 20)
-        os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"
-        os.environ.pop("DATABASE_REPLICA_URL", None)
-        import django
-
-        django.setup()
-        from django.core.management import call_command
+    with scratch_database("alerts"):
         from django.db import connection, transaction
         from django.utils import timezone
 
-        call_command("migrate", verbosity=0)
         started = time.perf_counter()
         factory = build(work_orders)
         made = extras()
@@ -147,12 +129,6 @@ def run(work_orders: int) -> dict:
             "values_fetch_ms": values_ms,
             "build_s": build_s,
         }
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.close()
 
 
 def main() -> None:

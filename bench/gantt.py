@@ -26,7 +26,6 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,14 +38,6 @@ RUNS = 5
 BATCH = 5000
 FIGURES = ("gantt_factory_ms", "gantt_workshop_ms", "gantt_work_center_ms", "gantt_export_ms", "order_progress_ms",
            "kpi_ms", "machine_load_ms")  # fmt: skip
-
-
-def admin_connection(database_url: str):
-    import psycopg2
-
-    conn = psycopg2.connect(urlunparse(urlparse(database_url)._replace(path="/postgres")))
-    conn.autocommit = True
-    return conn
 
 
 def build(work_orders: int) -> dict:
@@ -216,32 +207,14 @@ def values_fetch_ms() -> float:
 
 
 def run(work_orders: int) -> dict:
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith(("postgres://", "postgresql://")):
-        sys.exit("bench/gantt.py needs DATABASE_URL pointing at PostgreSQL")
-    scratch = f"loopline_bench_gantt_{os.getpid()}"
-    admin = admin_connection(database_url)
-    admin.cursor().execute(f'CREATE DATABASE "{scratch}"')
-    try:
-        os.environ["DATABASE_URL"] = urlunparse(urlparse(database_url)._replace(path=f"/{scratch}"))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        # Production-like: no debug toolbar of SQL capture or template debugging in the timings.
-        os.environ["DJANGO_DEBUG"] = "0"
-        os.environ.setdefault("DJANGO_SECRET_KEY", "bench-gantt-only-a-scratch-database-" + "x" * 20)
-        os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"
-        os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
-        os.environ.pop("DATABASE_REPLICA_URL", None)
-        import django
+    from bench.scratch import scratch_database
 
-        django.setup()
+    with scratch_database("gantt", DJANGO_ALLOWED_HOSTS="testserver"):
         from django.conf import settings
 
         # The manifest needs collectstatic; the pages' timings do not depend on how static URLs are spelled.
         settings.STORAGES = {**settings.STORAGES, "staticfiles": {
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # fmt: skip
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
         from django.test import Client
         from django.urls import NoReverseMatch, reverse
 
@@ -304,12 +277,6 @@ def run(work_orders: int) -> dict:
             "kpi_url": kpi_url,
             "build_s": build_s,
         }
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        admin.cursor().execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        admin.close()
 
 
 def main() -> None:
