@@ -49,6 +49,14 @@ class SharedFieldsMixin:
 class Pagination(pagination.PageNumberPagination):
     """Django REST framework's page-number pagination, with its envelope described in the schema."""
 
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = "Page number, from 1; a page past the last answers 404."
+        return parameters
+
     def get_paginated_response_schema(self, schema: dict) -> dict:
         response = super().get_paginated_response_schema(schema)
         descriptions = {
@@ -73,14 +81,29 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def get_page_size(self, request: Request) -> int:
+        # DRF would quietly give the default for 0, a negative number or a word, and cut a larger number to the
+        # maximum; a client asking for a size it cannot have is told so, in the field's name.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            message = _("Ask for 1 to %(max)d objects per page.") % {"max": self.max_page_size}
+            raise serializers.ValidationError({self.page_size_query_param: [message]})
+        return size
+
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
-                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size, default=self.page_size)
                 parameter["description"] = (
-                    f"Objects per page, 1 to {self.max_page_size} (default {self.page_size}); a larger number gives "
-                    f"{self.max_page_size}, anything else the default."
+                    f"Objects per page, 1 to {self.max_page_size} (default {self.page_size}); any other value "
+                    "answers 400."
                 )
         return parameters
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.errors import ApplicationError
@@ -38,7 +39,11 @@ def exception_handler(exc, context):
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"code": "invalid", "detail": "Invalid input.", "fields": response.data}
+        fields = response.data
+        if not isinstance(fields, dict):
+            # Raised with bare messages (e.g. by DRF's search filter) rather than per field: DRF's key for those.
+            fields = {api_settings.NON_FIELD_ERRORS_KEY: fields if isinstance(fields, list) else [fields]}
+        response.data = {"code": "invalid", "detail": "Invalid input.", "fields": fields}
         response.status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, exceptions.APIException):
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else response.data
@@ -47,6 +52,22 @@ def exception_handler(exc, context):
 
 
 API_PREFIX = "/api/"
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 (a suspicious request, e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE); under /api/ in the API's
+    error body rather than an HTML page."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"code": "parse_error", "detail": str(exceptions.ParseError.default_detail)}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 403 raised outside DRF; under /api/ in the API's error body rather than an HTML page."""
+    if request.path.startswith(API_PREFIX):
+        detail = str(exceptions.PermissionDenied.default_detail)
+        return JsonResponse({"code": "permission_denied", "detail": detail}, status=403)
+    return defaults.permission_denied(request, exception)
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

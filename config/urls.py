@@ -44,6 +44,8 @@ if settings.DEBUG:
 admin.site.site_header = "Loopline"
 admin.site.site_title = "Loopline"
 
-# Under /api/ a route that matches nothing, or a crash, still answers in the API's error body.
+# Under /api/ a route that matches nothing, a refusal outside DRF or a crash still answers in the API's error body.
+handler400 = "accounts.api_errors.bad_request"
+handler403 = "accounts.api_errors.permission_denied"
 handler404 = "accounts.api_errors.not_found"
 handler500 = "accounts.api_errors.server_error"

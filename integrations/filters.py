@@ -4,6 +4,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from accounts.api_filters import DateTimeFromToRangeFilter
 from integrations.models import SkuMapping, SyncRun
 from orders.models import OrderIssue, SalesOrder
 
@@ -26,7 +27,7 @@ class SalesOrderFilter(django_filters.FilterSet):
         method="filter_has_open_issues",
         help_text=_("true: only orders with at least one open issue; false: only orders without any."),
     )
-    received_at = django_filters.IsoDateTimeFromToRangeFilter(
+    received_at = DateTimeFromToRangeFilter(
         help_text=_(
             "When Loopline received the order: received_at_after ≤ received_at ≤ received_at_before, "
             "ISO 8601 with a time zone, e.g. 2026-03-01T00:00:00+08:00; either end may be left out."
@@ -54,7 +55,7 @@ class SyncRunFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=SyncRun.Status.choices, help_text=_("Only runs that ended so."))
     kind = django_filters.ChoiceFilter(choices=SyncRun.Kind.choices, help_text=_("Only runs that pulled this."))
     trigger = django_filters.ChoiceFilter(choices=SyncRun.Trigger.choices, help_text=_("Only runs started so."))
-    started_at = django_filters.IsoDateTimeFromToRangeFilter(
+    started_at = DateTimeFromToRangeFilter(
         help_text=_(
             "When the run started: started_at_after ≤ started_at ≤ started_at_before, ISO 8601 with a time zone, "
             "e.g. 2026-03-01T00:00:00+08:00; either end may be left out."

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -77,6 +78,8 @@ class WmsShipmentViewSet(viewsets.GenericViewSet):
     pagination_class = CursorPagination
     ordering = ["-shipped_at", "-id"]
     permission_classes = [RequiredPermissions]
+    # A batch is a list of lines, which only JSON carries (a form would flatten them).
+    parser_classes = [JSONParser]
 
     @property
     def required_perms(self) -> tuple[str, ...]:

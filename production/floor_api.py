@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api import CursorPagination, ErrorSerializer, RestrictedQuerysetMixin, SharedFieldsMixin
+from accounts.api_filters import DateTimeFromToRangeFilter
 from accounts.models import User
 from accounts.permissions import ModelPermissions, restrict
 from production.corrections import (
@@ -528,7 +529,7 @@ class ReportEventFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(
         choices=ReportEvent.Action.choices, help_text=_("Only presses of this action.")
     )
-    at = django_filters.IsoDateTimeFromToRangeFilter(
+    at = DateTimeFromToRangeFilter(
         help_text=_(
             "When the press was recorded: at_after ≤ at ≤ at_before, ISO 8601 with a time zone, "
             "e.g. 2026-03-01T00:00:00+08:00; either end may be left out."
@@ -756,7 +757,7 @@ class DowntimeFilter(django_filters.FilterSet):
         lookup_expr="isnull",
         help_text=_("true: only stops still going on; false: only ended ones."),
     )
-    started_at = django_filters.IsoDateTimeFromToRangeFilter(
+    started_at = DateTimeFromToRangeFilter(
         help_text=_(
             "When the stop began: started_at_after ≤ started_at ≤ started_at_before, ISO 8601 with a time zone, "
             "e.g. 2026-03-01T00:00:00+08:00; either end may be left out."
