@@ -9,7 +9,6 @@ server: no serializer below has a field for them, and the encrypted blob is not 
 
 from decimal import Decimal
 
-from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters.rest_framework import DjangoFilterBackend
@@ -1135,13 +1134,7 @@ class ErpPullViewSet(viewsets.ViewSet):
         responses={202: ErpPullQueuedSerializer, **ERRORS},
     )
     def create(self, request: Request) -> Response:
-        from integrations.erp.master_data import MASTER_DATA_KINDS, pull_connection
-        from integrations.tasks import pull_erp_data
-
         body = ErpPullRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        if pull_connection() is None:
-            raise services.IntakeError(_("No enabled ERP connection pulls data."), code="no_erp_connection")
-        kinds = body.validated_data.get("kinds") or [str(kind) for kind in MASTER_DATA_KINDS]
-        transaction.on_commit(lambda: pull_erp_data.delay(kinds, SyncRun.Trigger.MANUAL.value))
+        kinds = services.erp_pull_request(kinds=body.validated_data.get("kinds") or [], by=request.user)
         return Response({"kinds": kinds, "trigger": SyncRun.Trigger.MANUAL.value}, status=status.HTTP_202_ACCEPTED)

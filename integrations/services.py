@@ -126,6 +126,21 @@ def channel_poll_request(*, account: ChannelAccount, by: User | None) -> None:
     transaction.on_commit(lambda: poll_channel.delay(account.pk, SyncRun.Trigger.MANUAL.value))
 
 
+def erp_pull_request(*, kinds: list[str], by: User | None, connection=None) -> list[str]:
+    """Queue pulls of these kinds of ERP data now (all master data when none are named), for a person or a key;
+    each becomes a manual sync run. Refused when no enabled ERP connection pulls data. Returns the kinds."""
+    from integrations.erp.master_data import MASTER_DATA_KINDS, pull_connection
+    from integrations.tasks import pull_erp_data
+
+    connection = connection or pull_connection()
+    if connection is None:
+        raise IntakeError(_("No enabled ERP connection pulls data."), code="no_erp_connection")
+    kinds = list(kinds) or [str(kind) for kind in MASTER_DATA_KINDS]
+    audit_record(actor=by, verb="erp_connection.pull", obj=connection, changes={"kinds": kinds})
+    transaction.on_commit(lambda: pull_erp_data.delay(kinds, SyncRun.Trigger.MANUAL.value))
+    return kinds
+
+
 def _acquire_lease(account_id: int, owner: str, now: datetime) -> bool:
     # Compare-and-swap: only one poller holds an account at a time, on PostgreSQL and SQLite alike.
     return bool(

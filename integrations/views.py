@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -391,16 +390,14 @@ def account_poll(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def erp_pull(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a pull of one kind of ERP data (or all master data) now; it is recorded as a manual sync run."""
-    from integrations.erp.master_data import MASTER_DATA_KINDS, PULL_KINDS
-    from integrations.tasks import pull_erp_data
+    from integrations.erp.master_data import PULL_KINDS
 
     connection = get_for_user_or_404(ErpConnection.objects.all(), request.user, "change", pk=pk)
     kind = request.POST.get("kind", "")
     if kind and kind not in PULL_KINDS:
         messages.error(request, _("Unknown kind of ERP data: %(kind)s") % {"kind": kind})
         return redirect("integrations:sync-health")
-    kinds = [kind] if kind else [str(k) for k in MASTER_DATA_KINDS]
-    transaction.on_commit(lambda: pull_erp_data.delay(kinds, SyncRun.Trigger.MANUAL.value))
+    services.erp_pull_request(kinds=[kind] if kind else [], by=request.user, connection=connection)
     messages.info(
         request, _("Pull from %(erp)s queued; its runs appear below when they end.") % {"erp": connection.name}
     )

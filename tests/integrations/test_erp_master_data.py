@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts.models import AuditEvent
 from accounts.roles import Role
 from integrations import tasks
 from integrations.channels.base import HttpTransport
@@ -186,6 +187,8 @@ def test_pull_now_queues_a_manual_pull_once_the_request_commits(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("integrations:erp-pull", args=[connection.pk]), {"kind": "erp_stock"})
     assert response.status_code == 302 and queued == [(["erp_stock"], "manual")]
+    asked = AuditEvent.objects.get(verb="erp_connection.pull")
+    assert (asked.actor, asked.changes, asked.ip) == (users[Role.IT_ADMIN], {"kinds": ["erp_stock"]}, "127.0.0.1")
     client.force_login(users[Role.FINANCE])
     assert client.post(reverse("integrations:erp-pull", args=[connection.pk])).status_code == 403
 
@@ -204,6 +207,7 @@ def test_the_api_lists_erp_runs_and_queues_a_pull(client, users, k3, monkeypatch
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/api/v1/erp-pulls/", {"kinds": ["erp_boms"]}, content_type="application/json")
     assert response.status_code == 202 and queued == [(["erp_boms"], "manual")]
+    assert AuditEvent.objects.filter(verb="erp_connection.pull", actor=users[Role.IT_ADMIN]).count() == 1
     bad = client.post("/api/v1/erp-pulls/", {"kinds": ["orders"]}, content_type="application/json")
     assert bad.status_code == 400
 
