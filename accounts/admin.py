@@ -1,9 +1,18 @@
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from accounts import services
 from accounts.errors import ApplicationError
@@ -211,3 +220,17 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("accounts.revoke_apikey")
+
+
+# Other apps' admins (roles, sign-in lockouts, schedules): the same audit trail for what IT changes there, e.g.
+# lifting a lockout or changing when a pull runs. Their admin modules are imported before this one.
+def _audited(model) -> None:
+    other = type(admin.site._registry[model])
+    admin.site.unregister(model)
+    admin.site.register(model, type(f"Audited{other.__name__}", (AuditedAdmin, other), {"__module__": __name__}))
+
+
+for _model in [Group, AccessAttempt, AccessFailureLog, AccessLog, PeriodicTask, IntervalSchedule, CrontabSchedule,
+               SolarSchedule, ClockedSchedule]:  # fmt: skip
+    if admin.site.is_registered(_model):
+        _audited(_model)

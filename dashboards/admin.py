@@ -1,11 +1,12 @@
 from django.contrib import admin
 
+from accounts.admin import AuditedAdmin
 from dashboards.models import Alert, AlertRule, TeamAlertChannel
 from dashboards.services import alert_rule_update
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(AuditedAdmin):
     """Alerts are read here; people acknowledge and resolve them in the inbox (/alerts/) or the API, audited."""
 
     list_display = ["kind", "subject_label", "state", "level", "escalation_level", "team", "first_seen_at",
@@ -47,7 +48,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(TeamAlertChannel)
-class TeamAlertChannelAdmin(admin.ModelAdmin):
+class TeamAlertChannelAdmin(AuditedAdmin):
     """Which notification channels belong to a team: its alerts go there (e.g. the leader's own SMS)."""
 
     list_display = ["team", "channel"]

@@ -70,7 +70,7 @@ class FieldMappingInline(admin.TabularInline):
 
 
 @admin.register(ChannelAccount)
-class ChannelAccountAdmin(admin.ModelAdmin):
+class ChannelAccountAdmin(AuditedAdmin):
     form = ChannelAccountForm
     list_display = [
         "name",
@@ -121,7 +121,7 @@ class ChannelAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(admin.ModelAdmin):
+class SyncRunAdmin(AuditedAdmin):
     list_display = ["started_at", "kind", "account", "erp_connection", "trigger", "status", "pages", "fetched",
                     "created", "updated", "unchanged", "anomalies", "http_calls", "retries"]  # fmt: skip
     list_filter = ["kind", "status", "trigger", "account"]
@@ -178,7 +178,7 @@ class NotifyChannelAdmin(AuditedAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(AuditedAdmin):
     list_display = ["created_at", "channel", "subject", "status", "attempts", "sent_at", "next_attempt_at"]
     list_filter = ["status", "channel"]
     search_fields = ["subject", "body"]
@@ -205,7 +205,7 @@ class ErpConnectionForm(forms.ModelForm):
 
 
 @admin.register(ErpConnection)
-class ErpConnectionAdmin(admin.ModelAdmin):
+class ErpConnectionAdmin(AuditedAdmin):
     form = ErpConnectionForm
     list_display = ["name", "server_url", "acct_id", "username", "auth_mode", "push_enabled", "enabled"]
     actions = ["test_connection", "pull_master_data"]
@@ -250,7 +250,7 @@ class ErpConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ErpPush)
-class ErpPushAdmin(admin.ModelAdmin):
+class ErpPushAdmin(AuditedAdmin):
     """The ERP outbox: IT sees what failed with the ERP's own message, fixes the cause and retries."""
 
     list_display = ["order", "status", "attempts", "last_error_code", "last_error", "next_attempt_at", "pushed_at"]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import AuditedAdmin
 from accounts.permissions import PRICING_ISSUE_CODES, sees_pricing, without_pricing
 from orders.models import OrderIssue, OrderLine, SalesOrder
 
@@ -40,7 +41,7 @@ class OrderIssueInline(admin.TabularInline):
 
 
 @admin.register(SalesOrder)
-class SalesOrderAdmin(admin.ModelAdmin):
+class SalesOrderAdmin(AuditedAdmin):
     """Orders are read here; they change through the review queue and the intake, which audit each step."""
 
     list_display = ["number", "channel_account", "status", "buyer", "receiver_name", "paid_amount", "currency",
