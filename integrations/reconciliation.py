@@ -61,6 +61,9 @@ UPLOAD_COLUMNS = {
 TODAY_CACHE_SECONDS = 15 * 60
 
 
+NUL = "\x00"
+
+
 class ReconciliationError(ApplicationError):
     """WMS shipments that cannot be taken; `extra["errors"]` lists each refused row."""
 
@@ -119,7 +122,8 @@ def _parse_lines(lines: list[dict[str, Any]], first_row: int) -> tuple[list[dict
     """The lines as model values, and the errors: {row, column, value, reason}, row counted from `first_row`."""
     errors: list[dict[str, Any]] = []
     codes = {_text(line.get("item")) for line in lines if isinstance(line, dict)}
-    items = Item.objects.in_bulk([code for code in codes if code], field_name="code")
+    # A NUL character cannot be in a stored code (PostgreSQL refuses it even in a query).
+    items = Item.objects.in_bulk([code for code in codes if code and NUL not in code], field_name="code")
     parsed, seen = [], {}
     for n, line in enumerate(lines):
         row = n + first_row
@@ -131,6 +135,9 @@ def _parse_lines(lines: list[dict[str, Any]], first_row: int) -> tuple[list[dict
         if not isinstance(line, dict):
             fail("", _("A line must be an object with line_id, shipped_at, item and qty."))
             continue
+        for column, value in line.items():
+            if NUL in _text(value):
+                fail(str(column), _("A NUL character cannot be stored."))
         line_id = _text(line.get("line_id"))
         if not line_id:
             fail("line_id", _("The WMS line id is required."))

@@ -146,7 +146,12 @@ def _range(request: Request) -> tuple[date, date]:
     except ValueError:
         raise serializers.ValidationError({"date_from": [_("Dates are YYYY-MM-DD.")]}) from None
     end = end or timezone.localdate()
-    start = start or end - timedelta(days=29)
+    try:
+        start = start or end - timedelta(days=29)
+    except OverflowError:  # 30 days before the first days of year 1
+        raise serializers.ValidationError(
+            {"date_from": [_("Give date_from: date_to is too early to count back.")]}
+        ) from None
     if start > end or (end - start).days > 731:
         raise serializers.ValidationError({"date_from": [_("date_from must be before date_to, at most 2 years.")]})
     return start, end
@@ -177,9 +182,10 @@ class ReconciliationViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         start, end = _range(request)
         differs = {"true": True, "false": False}.get(request.query_params.get("differs", "").lower())
-        rows = reconciliation.item_days(
-            start=start, end=end, item_code=request.query_params.get("item", ""), differs=differs
-        )
+        item_code = request.query_params.get("item", "")
+        if reconciliation.NUL in item_code:  # no code holds one, and PostgreSQL refuses it even in a query
+            raise serializers.ValidationError({"item": [_("A NUL character cannot be stored.")]})
+        rows = reconciliation.item_days(start=start, end=end, item_code=item_code, differs=differs)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ItemDaySerializer(page, many=True).data)
 

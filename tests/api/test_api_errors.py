@@ -12,6 +12,7 @@ from drf_spectacular.generators import SchemaGenerator
 
 from accounts.api_errors import bad_request, permission_denied, server_error
 from accounts.roles import Role
+from integrations.models import WmsShipmentLine
 from orders.models import ErpPush, SalesOrder
 from tests.integrations.builders import make_account, make_order, make_run
 
@@ -137,3 +138,22 @@ def test_what_fails_outside_a_view_answers_the_error_body_under_the_api_only(han
     assert set(body) == {"code", "detail"} and body["code"] == code
     assert "body too big" not in body["detail"]
     assert handler(RequestFactory().get("/production/items/"))["Content-Type"].startswith("text/html")
+
+
+def test_a_wms_line_with_a_nul_character_is_refused_row_by_row(it_admin):
+    lines = [{"line_id": "W\x001", "shipped_at": "2026-11-24T14:30:00+08:00", "item": "FG\x00", "qty": "1"}]
+
+    answer = it_admin.post("/api/v1/wms-shipments/", {"lines": lines}, content_type="application/json")
+
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_rows"
+    refused = {(error["row"], error["column"]) for error in answer.json()["errors"]}
+    assert {(1, "line_id"), (1, "item")} <= refused
+    assert not WmsShipmentLine.objects.exists()
+
+
+def test_reconciliation_refuses_a_nul_item_code_and_a_range_before_year_one(it_admin):
+    nul = it_admin.get("/api/v1/reconciliation/", {"item": "FG\x00"})
+    too_early = it_admin.get("/api/v1/reconciliation/", {"date_to": "0001-01-02"})
+
+    assert nul.status_code == 400 and list(nul.json()["fields"]) == ["item"]
+    assert too_early.status_code == 400 and list(too_early.json()["fields"]) == ["date_from"]
