@@ -15,8 +15,9 @@ from django.utils.translation import activate
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts import selectors, services
-from accounts.audit_export import XLSX_CONTENT_TYPE, audit_xlsx
+from accounts.audit_export import audit_xlsx
 from accounts.errors import ApplicationError
+from accounts.excel import XLSX_CONTENT_TYPE
 from accounts.forms import AuditFilterForm, BadgeLoginForm, LanguageForm, PinLoginForm
 from accounts.models import User
 

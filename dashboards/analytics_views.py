@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.excel import XLSX_CONTENT_TYPE
 from config.db_router import read_database
 from dashboards import analytics, svg
 from dashboards import capacity_workbook as excel
@@ -78,7 +79,7 @@ def _today() -> date:
 
 
 def _xlsx(content: bytes, name: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=excel.XLSX_CONTENT_TYPE)
+    response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.localtime():%Y%m%d-%H%M}.xlsx"'
     return response
 
@@ -232,4 +233,4 @@ def capacity_download(request: HttpRequest, job_id: str) -> HttpResponse:
     if job["status"] != excel.JobStatus.DONE or not path.exists():
         raise Http404
     name = f"capacity-{job['month'][:7]}.xlsx"
-    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type=excel.XLSX_CONTENT_TYPE)
+    return FileResponse(path.open("rb"), as_attachment=True, filename=name, content_type=XLSX_CONTENT_TYPE)

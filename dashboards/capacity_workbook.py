@@ -4,7 +4,6 @@ Cells are typed (dates as dates, hours and minutes as numbers, rates as percenta
 sums them; every sheet has a bold frozen header and set column widths.
 """
 
-import io
 import logging
 import uuid
 from collections.abc import Callable
@@ -20,10 +19,9 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from accounts.excel import add_sheet, workbook_bytes
 from accounts.models import User
 from dashboards import analytics
 from production.models import Workshop
@@ -31,7 +29,6 @@ from production.scheduling import FACTORY_TZ
 
 logger = logging.getLogger(__name__)
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DATE = "yyyy-mm-dd"
 HOURS = "0.00"
 PERCENT = "0.0%"
@@ -54,23 +51,9 @@ def _fraction(pct: float | None) -> float | None:
     return pct / 100 if pct is not None else None
 
 
-def _sheet(workbook: Workbook, title: str, columns: list[tuple[str, int]]) -> WriteOnlyWorksheet:
-    sheet = workbook.create_sheet(title=title[:31])
-    sheet.freeze_panes = "A2"
-    for index, (_label, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    header = []
-    for label, _width in columns:
-        cell = _cell(sheet, str(label))
-        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="EEF1F4")
-        header.append(cell)
-    sheet.append(header)
-    return sheet
-
-
 def add_load_sheet(workbook: Workbook, load: analytics.MachineLoad) -> None:
     """One row per work centre and day: capacity, planned hours, load and whether it is over capacity."""
-    sheet = _sheet(
+    sheet = add_sheet(
         workbook,
         _("Load per work centre per day"),
         [
@@ -104,7 +87,7 @@ def add_load_sheet(workbook: Workbook, load: analytics.MachineLoad) -> None:
 
 def add_oee_sheet(workbook: Workbook, rows: list[analytics.OeeRow]) -> None:
     """One row per work centre: the minutes and quantities behind each factor, then the factors and OEE."""
-    sheet = _sheet(
+    sheet = add_sheet(
         workbook,
         _("OEE"),
         [
@@ -145,7 +128,7 @@ def add_oee_sheet(workbook: Workbook, rows: list[analytics.OeeRow]) -> None:
 
 def add_pareto_sheet(workbook: Workbook, rows: list[analytics.ParetoRow]) -> None:
     """One row per downtime reason, largest first, with its share and the cumulative share."""
-    sheet = _sheet(
+    sheet = add_sheet(
         workbook,
         _("Downtime Pareto"),
         [(_("Reason"), 24), (_("Minutes"), 12), (_("Stops"), 8), (_("Share"), 10), (_("Cumulative"), 12)],
@@ -164,7 +147,7 @@ def add_pareto_sheet(workbook: Workbook, rows: list[analytics.ParetoRow]) -> Non
 
 def add_kpi_sheet(workbook: Workbook, kpis: list[analytics.Kpi]) -> None:
     """One row per KPI and period (weeks, then months) with the value and what it was computed from."""
-    sheet = _sheet(
+    sheet = add_sheet(
         workbook,
         _("KPIs"),
         [
@@ -195,17 +178,11 @@ def add_kpi_sheet(workbook: Workbook, kpis: list[analytics.Kpi]) -> None:
                 )
 
 
-def _save(workbook: Workbook) -> bytes:
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 def table_xlsx(add_sheet: Callable[[Workbook, Any], None], data: Any) -> bytes:
     """One table of an analytics page as a workbook of one sheet."""
     workbook = Workbook(write_only=True)
     add_sheet(workbook, data)
-    return _save(workbook)
+    return workbook_bytes(workbook)
 
 
 def month_range(month: date, workshop_id: int | None) -> analytics.AnalyticsRange:
@@ -228,7 +205,7 @@ def _add_summary_sheet(
     availability = (total_planned_min - total_down) / total_planned_min if total_planned_min else None
     bottleneck = load.bottleneck
     top_reason = result.pareto[0] if result.pareto else None
-    sheet = _sheet(workbook, _("Summary"), [(_("Figure"), 36), (_("Value"), 24)])
+    sheet = add_sheet(workbook, _("Summary"), [(_("Figure"), 36), (_("Value"), 24)])
     lines: list[tuple[str, Any, str | None]] = [
         (_("Month"), period.start, "yyyy-mm"),
         (_("Workshop"), workshop, None),
@@ -270,7 +247,7 @@ def capacity_workbook(
     add_oee_sheet(workbook, result.oee)
     add_pareto_sheet(workbook, result.pareto)
     progress(90)
-    return _save(workbook)
+    return workbook_bytes(workbook)
 
 
 # --- The monthly workbook as a background job -----------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.excel import XLSX_CONTENT_TYPE
 from accounts.roles import GANTT, ORDER_PROGRESS
 from dashboards import exports
 from dashboards.forms import GanttForm, OrderProgressForm
@@ -26,7 +27,7 @@ def requires(*perms: str) -> Callable:
 
 
 def _xlsx(content: bytes, name: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=exports.XLSX_CONTENT_TYPE)
+    response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{name}-{timezone.localtime():%Y%m%d-%H%M}.xlsx"'
     return response
 

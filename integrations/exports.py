@@ -1,55 +1,22 @@
 """Excel exports of the intake: the sync run log, with typed cells so Excel sorts, filters and sums them."""
 
-import io
 from collections.abc import Iterable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from accounts.excel import MONEY, add_sheet, day_cell, moment_cell, number_cell, text_cell, workbook_bytes
 from accounts.permissions import PRICING_FIELDS
 from integrations.models import SyncRun
 from orders.models import SalesOrder
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-# Excel refuses cells longer than this; a run keeps up to 200 errors of up to 500 characters each.
-EXCEL_CELL_LIMIT = 32_767
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-
-def _local(moment: datetime | None) -> datetime | None:
-    # Excel has no time zones: write the wall-clock time in Shanghai, where the factory and the marketplaces are.
-    return moment.astimezone(SHANGHAI).replace(tzinfo=None) if moment else None
-
-
-def _text(sheet: WriteOnlyWorksheet, value: str, *, wrap: bool = False) -> WriteOnlyCell:
-    # Marketplace messages are foreign text: strip what XML cannot hold, and never let "=…" become a formula.
-    cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("", value)[:EXCEL_CELL_LIMIT])
-    cell.data_type = "s"
-    if wrap:
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    return cell
-
-
-def _moment(sheet: WriteOnlyWorksheet, value: datetime | None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, _local(value))
-    cell.number_format = DATETIME_FORMAT
-    return cell
-
-
-def _number(sheet: WriteOnlyWorksheet, value: float | int | None, number_format: str = "0") -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value)
-    cell.number_format = number_format
-    return cell
+def money_cell(sheet: WriteOnlyWorksheet, value: Decimal | None) -> WriteOnlyCell:
+    return number_cell(sheet, value, MONEY)
 
 
 def errors_text(errors: list[dict[str, Any]]) -> str:
@@ -87,71 +54,40 @@ def sync_runs_xlsx(runs: Iterable[SyncRun]) -> bytes:
         (_("Errors"), 80),
     ]
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=_("Sync runs")[:31])
-    sheet.freeze_panes = "A2"
-    for index, (_label, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    header = []
-    for label, _width in columns:
-        cell = _text(sheet, str(label))
-        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="EEF1F4")
-        header.append(cell)
-    sheet.append(header)
+    sheet = add_sheet(workbook, _("Sync runs"), columns)
     for run in runs:
         duration = run.duration_seconds
         sheet.append(
             [
-                _moment(sheet, run.started_at),
-                _moment(sheet, run.finished_at),
-                _number(sheet, round(duration, 1) if duration is not None else None, "0.0"),
-                _text(sheet, run.source_name),
-                _text(sheet, run.account.code if run.account_id else ""),
-                _text(sheet, str(run.account.get_kind_display() if run.account_id else run.get_kind_display())),
-                _text(sheet, str(run.get_trigger_display())),
-                _text(sheet, str(run.get_status_display())),
-                _moment(sheet, run.window_start),
-                _moment(sheet, run.window_end),
-                _number(sheet, run.pages),
-                _number(sheet, run.http_calls),
-                _number(sheet, run.retries),
-                _number(sheet, run.fetched),
-                _number(sheet, run.created),
-                _number(sheet, run.updated),
-                _number(sheet, run.unchanged),
-                _number(sheet, run.anomalies),
-                _text(sheet, errors_text(run.errors or []), wrap=True),
+                moment_cell(sheet, run.started_at),
+                moment_cell(sheet, run.finished_at),
+                number_cell(sheet, round(duration, 1) if duration is not None else None, "0.0"),
+                text_cell(sheet, run.source_name),
+                text_cell(sheet, run.account.code if run.account_id else ""),
+                text_cell(sheet, str(run.account.get_kind_display() if run.account_id else run.get_kind_display())),
+                text_cell(sheet, str(run.get_trigger_display())),
+                text_cell(sheet, str(run.get_status_display())),
+                moment_cell(sheet, run.window_start),
+                moment_cell(sheet, run.window_end),
+                number_cell(sheet, run.pages),
+                number_cell(sheet, run.http_calls),
+                number_cell(sheet, run.retries),
+                number_cell(sheet, run.fetched),
+                number_cell(sheet, run.created),
+                number_cell(sheet, run.updated),
+                number_cell(sheet, run.unchanged),
+                number_cell(sheet, run.anomalies),
+                text_cell(sheet, errors_text(run.errors or []), wrap=True),
             ]
         )
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _sheet(workbook: Workbook, title: str, columns: list[tuple[str, int]]) -> WriteOnlyWorksheet:
-    sheet = workbook.create_sheet(title=title[:31])
-    sheet.freeze_panes = "A2"
-    for index, (_label, width) in enumerate(columns, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    header = []
-    for label, _width in columns:
-        cell = _text(sheet, str(label))
-        cell.font, cell.fill = Font(bold=True), PatternFill("solid", fgColor="EEF1F4")
-        header.append(cell)
-    sheet.append(header)
-    return sheet
-
-
-def _day(sheet: WriteOnlyWorksheet, value) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value)
-    cell.number_format = "yyyy-mm-dd"
-    return cell
+    return workbook_bytes(workbook)
 
 
 def reconciliation_xlsx(rows: Iterable, trend: list[dict[str, Any]], period: str) -> bytes:
     """Item-days (ERP qty, WMS qty, difference) and the trend per period, as numbers and dates Excel can sum."""
     workbook = Workbook(write_only=True)
     qty = "#,##0.####"
-    sheet = _sheet(
+    sheet = add_sheet(
         workbook,
         _("Item-days"),
         [(_("Day"), 12), (_("Material code"), 16), (_("Name"), 36), (_("ERP outbound qty"), 16),
@@ -159,11 +95,11 @@ def reconciliation_xlsx(rows: Iterable, trend: list[dict[str, Any]], period: str
     )  # fmt: skip
     for row in rows:
         sheet.append(
-            [_day(sheet, row.day), _text(sheet, row.item_code), _text(sheet, row.item_name),
-             _number(sheet, row.erp_qty, qty), _number(sheet, row.wms_qty, qty),
-             _number(sheet, row.difference, qty)]
+            [day_cell(sheet, row.day), text_cell(sheet, row.item_code), text_cell(sheet, row.item_name),
+             number_cell(sheet, row.erp_qty, qty), number_cell(sheet, row.wms_qty, qty),
+             number_cell(sheet, row.difference, qty)]
         )  # fmt: skip
-    sheet = _sheet(
+    sheet = add_sheet(
         workbook,
         _("Deviation per %(period)s") % {"period": period},
         [(_("Period start"), 14), (_("ERP outbound qty"), 16), (_("WMS shipped qty"), 16),
@@ -172,19 +108,11 @@ def reconciliation_xlsx(rows: Iterable, trend: list[dict[str, Any]], period: str
     for row in trend:
         rate = row["deviation_rate"]
         sheet.append(
-            [_day(sheet, row["period_start"]), _number(sheet, row["erp_qty"], qty),
-             _number(sheet, row["wms_qty"], qty), _number(sheet, row["abs_difference"], qty),
-             _number(sheet, rate, "0.00%") if rate is not None else _text(sheet, "")]
+            [day_cell(sheet, row["period_start"]), number_cell(sheet, row["erp_qty"], qty),
+             number_cell(sheet, row["wms_qty"], qty), number_cell(sheet, row["abs_difference"], qty),
+             number_cell(sheet, rate, "0.00%") if rate is not None else text_cell(sheet, "")]
         )  # fmt: skip
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _money(sheet: WriteOnlyWorksheet, value: Decimal | None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value)
-    cell.number_format = "#,##0.00"
-    return cell
+    return workbook_bytes(workbook)
 
 
 def orders_xlsx(orders: Iterable[SalesOrder], *, pricing: bool) -> bytes:
@@ -218,36 +146,34 @@ def orders_xlsx(orders: Iterable[SalesOrder], *, pricing: bool) -> bytes:
         columns = [column for column in columns if column[0] not in PRICING_FIELDS]
     keys = [key for key, _label, _width in columns]
     workbook = Workbook(write_only=True)
-    sheet = _sheet(workbook, _("Sales orders"), [(label, width) for _key, label, width in columns])
+    sheet = add_sheet(workbook, _("Sales orders"), [(label, width) for _key, label, width in columns])
     for order in orders:
         figures = {
-            "number": _text(sheet, order.number),
-            "shop": _text(sheet, order.channel_account.code),
-            "status": _text(sheet, str(order.get_status_display())),
-            "received_at": _moment(sheet, order.received_at),
-            "paid_at": _moment(sheet, order.paid_at),
-            "buyer": _text(sheet, order.buyer),
-            "currency": _text(sheet, order.currency),
-            "shipping_amount": _money(sheet, order.shipping_amount),
-            "paid_amount": _money(sheet, order.paid_amount),
-            "erp_number": _text(sheet, order.erp_number),
+            "number": text_cell(sheet, order.number),
+            "shop": text_cell(sheet, order.channel_account.code),
+            "status": text_cell(sheet, str(order.get_status_display())),
+            "received_at": moment_cell(sheet, order.received_at),
+            "paid_at": moment_cell(sheet, order.paid_at),
+            "buyer": text_cell(sheet, order.buyer),
+            "currency": text_cell(sheet, order.currency),
+            "shipping_amount": money_cell(sheet, order.shipping_amount),
+            "paid_amount": money_cell(sheet, order.paid_amount),
+            "erp_number": text_cell(sheet, order.erp_number),
         }
         if pricing:
-            figures["goods_amount"] = _money(sheet, order.goods_amount)
-            figures["discount_amount"] = _money(sheet, order.discount_amount)
+            figures["goods_amount"] = money_cell(sheet, order.goods_amount)
+            figures["discount_amount"] = money_cell(sheet, order.discount_amount)
         for line in order.lines.all() or [None]:
             row = dict(figures)
             if line is not None:
                 row.update(
-                    line_no=_number(sheet, line.line_no),
-                    external_sku=_text(sheet, line.external_sku),
-                    title=_text(sheet, line.title),
-                    item=_text(sheet, line.item.code if line.item_id else ""),
-                    qty=_number(sheet, line.qty, "0.####"),
+                    line_no=number_cell(sheet, line.line_no),
+                    external_sku=text_cell(sheet, line.external_sku),
+                    title=text_cell(sheet, line.title),
+                    item=text_cell(sheet, line.item.code if line.item_id else ""),
+                    qty=number_cell(sheet, line.qty, "0.####"),
                 )
                 if pricing:
-                    row.update(unit_price=_money(sheet, line.unit_price), discount=_money(sheet, line.discount))
+                    row.update(unit_price=money_cell(sheet, line.unit_price), discount=money_cell(sheet, line.discount))
             sheet.append([row.get(key) for key in keys])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return workbook_bytes(workbook)

@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.errors import ApplicationError
+from accounts.excel import XLSX_CONTENT_TYPE
 from accounts.permissions import get_for_user_or_404, restrict, sees_pricing
 from integrations import exports, selectors, services
 from integrations.forms import (
@@ -333,9 +334,7 @@ def sync_health(request: HttpRequest) -> HttpResponse:
 def sync_export(request: HttpRequest) -> HttpResponse:
     """The filtered sync runs as an Excel workbook."""
     runs = selectors.sync_runs(filters=RunFilterForm(request.GET).filters())
-    response = HttpResponse(
-        exports.sync_runs_xlsx(runs.iterator(chunk_size=2000)), content_type=exports.XLSX_CONTENT_TYPE
-    )
+    response = HttpResponse(exports.sync_runs_xlsx(runs.iterator(chunk_size=2000)), content_type=XLSX_CONTENT_TYPE)
     filename = f"sync-runs-{timezone.localtime():%Y%m%d-%H%M}.xlsx"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -347,7 +346,7 @@ def orders_export(request: HttpRequest) -> HttpResponse:
     """The orders the user may see as an Excel workbook, one row per line; prices only for those who may see them."""
     orders = selectors.orders_for_export(user=request.user, **OrderExportForm(request.GET).filters())
     content = exports.orders_xlsx(orders.iterator(chunk_size=500), pricing=sees_pricing(request.user))
-    response = HttpResponse(content, content_type=exports.XLSX_CONTENT_TYPE)
+    response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="sales-orders-{timezone.localtime():%Y%m%d-%H%M}.xlsx"'
     return response
 

@@ -7,10 +7,10 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.excel import XLSX_CONTENT_TYPE
 from accounts.models import User
 from production.excel import (
     SHEETS,
-    XLSX_CONTENT_TYPE,
     ExcelFileError,
     masterdata_import,
     masterdata_xlsx,

@@ -5,7 +5,7 @@ same format (an export imports back unchanged); `template_xlsx` is a blank workb
 """
 
 from production.excel.columns import KINDS, SHEETS
-from production.excel.export import XLSX_CONTENT_TYPE, masterdata_xlsx, template_xlsx
+from production.excel.export import masterdata_xlsx, template_xlsx
 from production.excel.importer import MAX_FILE_BYTES, ExcelFileError, masterdata_import
 from production.excel.parsed import ImportReport, RowError
 
@@ -13,7 +13,6 @@ __all__ = [
     "KINDS",
     "MAX_FILE_BYTES",
     "SHEETS",
-    "XLSX_CONTENT_TYPE",
     "ExcelFileError",
     "ImportReport",
     "RowError",

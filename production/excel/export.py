@@ -32,7 +32,6 @@ from production.excel.columns import (
 )
 from production.models import BomLine, Item, Operation, RoutingStep, WorkCenter, Workshop
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FIRST_DATA_ROW = 3
 LAST_ROW = 1_048_576  # Excel's last row: drop-downs cover every row a user may fill
 # Excel keeps 15 significant digits; longer decimals go out as text so that they come back exact.
